@@ -1,0 +1,223 @@
+"""Authorization accumulation (accumulation.md section 2) as pure functions: facts in, balances out.
+
+No database, no clock, no logging: time comes in as arguments.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from services.projections.facts import KeyId, Line, MemberFacts, PayerSettings, Visit
+from services.projections.periods import periods_between
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """How a visit's counted units were drawn: regular, accumulated, unauthorized overuse."""
+
+    regular: Decimal = ZERO
+    accumulated: Decimal = ZERO
+    unauthorized: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    start: date
+    end: date
+    authorized: Decimal
+    used: Decimal
+    from_regular: Decimal
+    from_accumulation: Decimal
+    unauthorized: Decimal
+    balance: Decimal  # the raw balance B_k, may be negative
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    key: KeyId
+    payer_id: str
+    frequency: str
+    span_start: date
+    span_end: date
+    accumulates: bool
+    periods: tuple[PeriodResult, ...]
+    visits: dict[str, Allocation]
+
+    @property
+    def negative(self) -> bool:
+        return any(period.balance < 0 for period in self.periods)
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    keys: dict[KeyId, KeyResult]
+    unmatched: dict[str, Allocation]  # unauthorized visits: never in a balance
+    matches: dict[str, KeyId | None]
+
+
+def _match_rank(line: Line) -> tuple[bool, int, str]:
+    # active before voided, then the latest start, then the smaller number (decision)
+    return (not line.active, -line.start_date.toordinal(), line.authorization_number)
+
+
+def match_visit(
+    lines: Iterable[Line],
+    payer_id: str,
+    service_code: str,
+    service_date: date,
+    authorization_number: str | None,
+) -> KeyId | None:
+    """The key a visit draws from (accumulation.md 2.2), or None when it is unauthorized."""
+    lines = list(lines)
+    if authorization_number is not None:
+        key = (authorization_number, service_code)
+        return key if any(line.key == key for line in lines) else None
+    covering = [
+        line
+        for line in lines
+        if line.payer_id == payer_id
+        and line.service_code == service_code
+        and line.start_date <= service_date <= line.end_date
+    ]
+    if not covering:
+        return None
+    return min(covering, key=_match_rank).key
+
+
+def _all_missed_dates(visits: Iterable[Visit]) -> set[date]:
+    """Dates on which every visit that is not cancelled is missed."""
+    statuses: dict[date, set[str]] = defaultdict(set)
+    for visit in visits:
+        if visit.status != "cancelled":
+            statuses[visit.service_date].add(visit.status)
+    return {day for day, seen in statuses.items() if seen == {"missed"}}
+
+
+def counted_units(visit: Visit, settings: PayerSettings, all_missed: set[date]) -> Decimal:
+    """Units a visit uses (accumulation.md 2.4)."""
+    if visit.status == "confirmed":
+        return visit.units
+    if visit.status == "scheduled":
+        return visit.units if settings.include_scheduled_units else ZERO
+    if visit.status == "missed":
+        excluded = settings.exclude_missed_days and visit.service_date in all_missed
+        return ZERO if excluded else visit.units
+    return ZERO
+
+
+def key_frequency(lines: list[Line]) -> str:
+    active = [line for line in lines if line.active]
+    return (active or lines)[-1].frequency
+
+
+def compute_key(
+    key: KeyId, lines: list[Line], visits: list[Visit], settings: PayerSettings
+) -> KeyResult:
+    """Periods, balances and allocation of one key from its lines and matched visits."""
+    assert lines, "a key exists only through its lines"
+    frequency = key_frequency(lines)
+    dates = [d for line in lines for d in (line.start_date, line.end_date)]
+    dates += [visit.service_date for visit in visits]
+    grid = periods_between(frequency, min(dates), max(dates), settings.week_starts_on)
+    starts = [start for start, _ in grid]
+    authorized = [ZERO] * len(grid)
+    for line in lines:
+        if not line.active or line.end_date < line.start_date:
+            continue
+        first = max(0, bisect_right(starts, line.start_date) - 1)
+        last = bisect_right(starts, line.end_date) - 1
+        for index in range(first, last + 1):
+            authorized[index] += line.units
+    by_period: list[list[Visit]] = [[] for _ in grid]
+    for visit in visits:
+        by_period[bisect_right(starts, visit.service_date) - 1].append(visit)
+    periods, allocations = _allocate(grid, authorized, by_period, visits, settings)
+    return KeyResult(
+        key=key,
+        payer_id=lines[-1].payer_id,
+        frequency=frequency,
+        span_start=min(line.start_date for line in lines),
+        span_end=max(line.end_date for line in lines),
+        accumulates=settings.allow_accumulation,
+        periods=tuple(periods),
+        visits=allocations,
+    )
+
+
+def _allocate(
+    grid: list[tuple[date, date]],
+    authorized: list[Decimal],
+    by_period: list[list[Visit]],
+    visits: list[Visit],
+    settings: PayerSettings,
+) -> tuple[list[PeriodResult], dict[str, Allocation]]:
+    """Walk the periods: B_k = B_(k-1) + authorized_k - used_k, drawing regular then carried units."""
+    all_missed = _all_missed_dates(visits)
+    balance = ZERO
+    periods: list[PeriodResult] = []
+    allocations: dict[str, Allocation] = {}
+    for (start, end), granted, period_visits in zip(grid, authorized, by_period, strict=True):
+        carried = balance if settings.allow_accumulation else ZERO
+        regular_left, accumulated_left = granted, max(ZERO, carried)
+        used = drawn_regular = drawn_accumulated = unauthorized = ZERO
+        for visit in sorted(period_visits, key=lambda v: (v.service_date, v.first_position)):
+            units = counted_units(visit, settings, all_missed)
+            regular = min(units, regular_left)
+            accumulated = min(units - regular, accumulated_left)
+            over = units - regular - accumulated
+            regular_left -= regular
+            accumulated_left -= accumulated
+            allocations[visit.visit_id] = Allocation(regular, accumulated, over)
+            used += units
+            drawn_regular += regular
+            drawn_accumulated += accumulated
+            unauthorized += over
+        balance = carried + granted - used
+        periods.append(
+            PeriodResult(
+                start, end, granted, used, drawn_regular, drawn_accumulated, unauthorized, balance
+            )
+        )
+    return periods, allocations
+
+
+def compute_member(facts: MemberFacts) -> MemberResult:
+    """Every key of a member and every visit's allocation, from the member's facts."""
+    lines = list(facts.lines.values())
+    matches: dict[str, KeyId | None] = {}
+    matched: dict[KeyId, list[Visit]] = defaultdict(list)
+    unmatched_visits: list[Visit] = []
+    for visit in facts.visits.values():
+        key = match_visit(
+            lines,
+            visit.payer_id,
+            visit.service_code,
+            visit.service_date,
+            visit.authorization_number,
+        )
+        matches[visit.visit_id] = key
+        if key is None:
+            unmatched_visits.append(visit)
+        else:
+            matched[key].append(visit)
+    keys: dict[KeyId, KeyResult] = {}
+    for key in facts.keys():
+        key_lines = facts.key_lines(key)
+        settings = facts.settings_for(key_lines[-1].payer_id)
+        keys[key] = compute_key(key, key_lines, matched[key], settings)
+    unmatched = {
+        visit.visit_id: Allocation(
+            unauthorized=counted_units(
+                visit, facts.settings_for(visit.payer_id), _all_missed_dates([visit])
+            )
+        )
+        for visit in unmatched_visits
+    }
+    return MemberResult(keys=keys, unmatched=unmatched, matches=matches)

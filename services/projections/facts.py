@@ -1,0 +1,222 @@
+"""The facts of one member folded from ledger events: lines, visits and payer settings (pure)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+KeyId = tuple[str, str]
+"""An accumulation key inside one member: (authorization_number, service_code)."""
+
+
+@dataclass(frozen=True)
+class LedgerEvent:
+    """One recorded fact as the projections see it: normalized data, position and recorded time."""
+
+    position: int
+    event_id: str
+    type: str
+    data: Mapping[str, Any]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class PayerSettings:
+    allow_accumulation: bool = False
+    include_scheduled_units: bool = False
+    exclude_missed_days: bool = False
+    week_starts_on: str = "sunday"
+
+
+DEFAULT_SETTINGS = PayerSettings()
+
+
+@dataclass
+class Line:
+    """A regular authorization line. A voided or removed line keeps its key and dates, grants 0."""
+
+    authorization_id: str
+    authorization_number: str
+    member_id: str
+    payer_id: str
+    service_code: str
+    frequency: str
+    units: Decimal
+    start_date: date
+    end_date: date
+    status: str = "active"  # active | voided | removed
+
+    @property
+    def key(self) -> KeyId:
+        return (self.authorization_number, self.service_code)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass
+class Visit:
+    visit_id: str
+    member_id: str
+    payer_id: str
+    service_code: str
+    service_date: date
+    units: Decimal
+    authorization_number: str | None
+    status: str
+    first_position: int
+    override: dict[str, Any] | None = None
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MemberFacts:
+    """Everything the accumulation rules need about one member, as of the events folded in."""
+
+    member_id: str
+    lines: dict[str, Line] = field(default_factory=dict)
+    visits: dict[str, Visit] = field(default_factory=dict)
+    settings: dict[str, PayerSettings] = field(default_factory=dict)
+
+    def copy(self) -> MemberFacts:
+        return copy.deepcopy(self)
+
+    def settings_for(self, payer_id: str) -> PayerSettings:
+        return self.settings.get(payer_id, DEFAULT_SETTINGS)
+
+    def key_lines(self, key: KeyId) -> list[Line]:
+        return [line for line in self.lines.values() if line.key == key]
+
+    def keys(self) -> list[KeyId]:
+        return sorted({line.key for line in self.lines.values()})
+
+    def apply(self, event: LedgerEvent) -> None:
+        """Fold one event in. Events were validated by the ledger before they were recorded."""
+        handler = _HANDLERS.get(event.type)
+        if handler is not None:
+            handler(self, event)
+
+
+def _settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    current = facts.settings_for(d["payer_id"])
+    facts.settings[d["payer_id"]] = PayerSettings(
+        allow_accumulation=d.get("allow_accumulation", current.allow_accumulation),
+        include_scheduled_units=d.get("include_scheduled_units", current.include_scheduled_units),
+        exclude_missed_days=d.get("exclude_missed_days", current.exclude_missed_days),
+        week_starts_on=d.get("week_starts_on", current.week_starts_on),
+    )
+
+
+def _granted(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    facts.lines[d["authorization_id"]] = Line(
+        authorization_id=d["authorization_id"],
+        authorization_number=d["authorization_number"],
+        member_id=d["member_id"],
+        payer_id=d["payer_id"],
+        service_code=d["service_code"],
+        frequency=d["frequency"],
+        units=Decimal(d["units"]),
+        start_date=date.fromisoformat(d["start_date"]),
+        end_date=date.fromisoformat(d["end_date"]),
+    )
+
+
+def _amended(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    line = facts.lines[d["authorization_id"]]
+    if d.get("units") is not None:
+        line.units = Decimal(d["units"])
+    if d.get("start_date") is not None:
+        line.start_date = date.fromisoformat(d["start_date"])
+    if d.get("end_date") is not None:
+        line.end_date = date.fromisoformat(d["end_date"])
+
+
+def _voided(facts: MemberFacts, event: LedgerEvent) -> None:
+    facts.lines[event.data["authorization_id"]].status = "voided"
+
+
+def _service_removed(facts: MemberFacts, event: LedgerEvent) -> None:
+    key = (event.data["authorization_number"], event.data["service_code"])
+    for line in facts.key_lines(key):
+        if line.active:
+            line.status = "removed"
+
+
+def _new_visit(facts: MemberFacts, event: LedgerEvent, status: str) -> Visit:
+    d = event.data
+    visit = Visit(
+        visit_id=d["visit_id"],
+        member_id=d["member_id"],
+        payer_id=d["payer_id"],
+        service_code=d["service_code"],
+        service_date=date.fromisoformat(d["service_date"]),
+        units=Decimal(d["units"]),
+        authorization_number=d.get("authorization_number"),
+        status=status,
+        first_position=event.position,
+        override=d.get("override"),
+    )
+    facts.visits[visit.visit_id] = visit
+    return visit
+
+
+def _scheduled(facts: MemberFacts, event: LedgerEvent) -> None:
+    _new_visit(facts, event, "scheduled").events.append(event.event_id)
+
+
+def _rescheduled(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    visit = facts.visits[d["visit_id"]]
+    if d.get("service_date") is not None:
+        visit.service_date = date.fromisoformat(d["service_date"])
+    if d.get("units") is not None:
+        visit.units = Decimal(d["units"])
+    visit.events.append(event.event_id)
+
+
+def _confirmed(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    visit = facts.visits.get(d["visit_id"])
+    if visit is None:
+        visit = _new_visit(facts, event, "confirmed")
+    else:
+        visit.status = "confirmed"
+        for name in ("service_date",):
+            if d.get(name) is not None:
+                visit.service_date = date.fromisoformat(d[name])
+        if d.get("units") is not None:
+            visit.units = Decimal(d["units"])
+    visit.events.append(event.event_id)
+
+
+def _status(status: str) -> Any:
+    def handler(facts: MemberFacts, event: LedgerEvent) -> None:
+        visit = facts.visits[event.data["visit_id"]]
+        visit.status = status
+        visit.events.append(event.event_id)
+
+    return handler
+
+
+_HANDLERS = {
+    "payer.settings_changed": _settings_changed,
+    "authorization.granted": _granted,
+    "authorization.amended": _amended,
+    "authorization.voided": _voided,
+    "authorization.service_removed": _service_removed,
+    "visit.scheduled": _scheduled,
+    "visit.rescheduled": _rescheduled,
+    "visit.confirmed": _confirmed,
+    "visit.missed": _status("missed"),
+    "visit.cancelled": _status("cancelled"),
+}

@@ -1,0 +1,129 @@
+"""Answers read from key results: a balance as of a date, a scheduling check (pure)."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from services.projections.accumulation import ZERO, KeyResult, PeriodResult, match_visit
+from services.projections.facts import KeyId, MemberFacts
+from services.projections.member import Flag, MemberProjection
+
+
+@dataclass(frozen=True)
+class NegativeAccrual:
+    overuse: Decimal
+    cause: str
+    event_id: str
+    period_start: date
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """One key as of a date: SUMMARY and periods of the contract."""
+
+    result: KeyResult
+    as_of: date
+    raw_balance: Decimal
+    periods: tuple[PeriodResult, ...]
+    negative_accrual: NegativeAccrual | None
+
+    @property
+    def accumulated_units(self) -> Decimal:
+        return max(ZERO, self.raw_balance)
+
+
+def period_index(result: KeyResult, day: date) -> int:
+    """Index of the last period starting on or before `day`; -1 before the first period."""
+    return bisect_right([p.start for p in result.periods], day) - 1
+
+
+def key_view(result: KeyResult, flag: Flag | None, as_of: date) -> KeyView:
+    """The balance as of a date: B_k of the period containing it, 0 before, B_n after (2.5)."""
+    index = period_index(result, as_of)
+    periods = result.periods[: index + 1]
+    raw = periods[-1].balance if periods else ZERO
+    negative = None
+    if raw < 0:
+        first_negative = next(p for p in periods if p.balance < 0)
+        negative = NegativeAccrual(
+            overuse=-raw,
+            cause=flag.cause if flag else "overuse",
+            event_id=flag.event_id if flag else "",
+            period_start=first_negative.start,
+        )
+    return KeyView(result, as_of, raw, periods, negative)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A proposed visit against its key's state (2.8)."""
+
+    key: KeyId | None
+    available_regular: Decimal = ZERO
+    available_accumulated: Decimal = ZERO
+    regular: Decimal = ZERO
+    accumulated: Decimal = ZERO
+    shortfall: Decimal = ZERO
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def available_total(self) -> Decimal:
+        return self.available_regular + self.available_accumulated
+
+
+def _available(result: KeyResult, service_date: date) -> tuple[Decimal, Decimal]:
+    index = period_index(result, service_date)
+    if index < 0:
+        return ZERO, ZERO
+    period = result.periods[index]
+    if service_date > period.end:  # after the last period: only what was carried out of it
+        return ZERO, max(ZERO, period.balance) if result.accumulates else ZERO
+    previous = result.periods[index - 1].balance if index > 0 else ZERO
+    carried = max(ZERO, previous) if result.accumulates else ZERO
+    regular_left = max(ZERO, period.authorized - period.from_regular)
+    accumulated_left = max(ZERO, carried - period.from_accumulation)
+    return regular_left, accumulated_left
+
+
+def scheduling_check(
+    projection: MemberProjection,
+    payer_id: str,
+    service_code: str,
+    service_date: date,
+    units: Decimal,
+    authorization_number: str | None,
+) -> CheckResult:
+    """Available = regular units left in the period + accumulation carried in and not yet drawn."""
+    facts: MemberFacts = projection.facts
+    key = match_visit(
+        facts.lines.values(), payer_id, service_code, service_date, authorization_number
+    )
+    regular_left = accumulated_left = ZERO
+    if key is not None:
+        regular_left, accumulated_left = _available(projection.result.keys[key], service_date)
+    regular = min(units, regular_left)
+    accumulated = min(units - regular, accumulated_left)
+    shortfall = units - regular - accumulated
+    warnings = []
+    if key is None:
+        warnings.append(
+            {
+                "code": "no_authorization",
+                "message": "no authorization covers this member, service code and date",
+                "shortfall": str(units),
+            }
+        )
+    if shortfall > 0:
+        warnings.append(
+            {
+                "code": "insufficient_units",
+                "message": f"{shortfall} units beyond the regular and accumulated units available",
+                "shortfall": str(shortfall),
+            }
+        )
+    return CheckResult(
+        key, regular_left, accumulated_left, regular, accumulated, shortfall, warnings
+    )
