@@ -158,7 +158,7 @@ def _allocate(
     visits: list[Visit],
     settings: PayerSettings,
 ) -> tuple[list[PeriodResult], dict[str, Allocation]]:
-    """Walk the periods: B_k = B_(k-1) + authorized_k - used_k, drawing regular then carried units."""
+    """Walk the periods: B_k = B_(k-1) + authorized_k - used_k; draw regular, then carried."""
     all_missed = _all_missed_dates(visits)
     balance = ZERO
     periods: list[PeriodResult] = []
@@ -208,7 +208,7 @@ def compute_member(facts: MemberFacts) -> MemberResult:
         else:
             matched[key].append(visit)
     keys: dict[KeyId, KeyResult] = {}
-    for key in facts.keys():
+    for key in facts.key_ids():
         key_lines = facts.key_lines(key)
         settings = facts.settings_for(key_lines[-1].payer_id)
         keys[key] = compute_key(key, key_lines, matched[key], settings)

@@ -94,7 +94,7 @@ class MemberFacts:
     def key_lines(self, key: KeyId) -> list[Line]:
         return [line for line in self.lines.values() if line.key == key]
 
-    def keys(self) -> list[KeyId]:
+    def key_ids(self) -> list[KeyId]:
         return sorted({line.key for line in self.lines.values()})
 
     def apply(self, event: LedgerEvent) -> None:

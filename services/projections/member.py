@@ -30,7 +30,8 @@ class Flag:
 class MemberProjection:
     facts: MemberFacts
     flags: dict[KeyId, Flag] = field(default_factory=dict)
-    position: int = 0
+    position: int = 0  # the last event stepped, tenant-wide ones included
+    member_position: int = 0  # the last event of this member itself
     _result: MemberResult | None = None
 
     @classmethod
@@ -50,6 +51,8 @@ class MemberProjection:
         confirming = _is_confirmation(self.facts, event)
         self.facts.apply(event)
         self.position = event.position
+        if event.type != "payer.settings_changed":
+            self.member_position = event.position
         self._result = compute_member(self.facts)
         for key, key_result in self._result.keys.items():
             if not key_result.negative:

@@ -1,0 +1,201 @@
+"""Pydantic models of query answers, reports, operations and errors (api.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["writer", "reader", "subscriber", "supervisor", "admin"]
+
+
+class Span(BaseModel):
+    start: date
+    end: date
+
+
+class NegativeAccrualOut(BaseModel):
+    overuse: Decimal
+    cause: Literal[
+        "authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse"
+    ]
+    event_id: str
+    period_start: date
+
+
+class Summary(BaseModel):
+    authorization_number: str
+    service_code: str
+    payer_id: str
+    frequency: Literal["day", "week", "month", "span"]
+    span: Span
+    accumulated_units: Decimal
+    raw_balance: Decimal
+    negative_accrual: NegativeAccrualOut | None
+
+
+class AccumulationList(BaseModel):
+    member_id: str
+    as_of: date
+    known_at: datetime
+    position: int
+    items: list[Summary]
+
+
+class PeriodOut(BaseModel):
+    start: date
+    end: date
+    authorized: Decimal
+    used: Decimal
+    from_regular: Decimal
+    from_accumulation: Decimal
+    unauthorized: Decimal
+    balance: Decimal
+
+
+class AccumulationDetail(Summary):
+    as_of: date
+    known_at: datetime
+    position: int
+    periods: list[PeriodOut]
+
+
+class Effect(BaseModel):
+    description: str
+    raw_balance_before: Decimal
+    raw_balance_after: Decimal
+
+
+class ExplainEntry(BaseModel):
+    position: int
+    event_id: str
+    type: str
+    recorded_at: datetime
+    data: dict[str, Any]
+    effect: Effect
+
+
+class Explanation(AccumulationDetail):
+    events: list[ExplainEntry]
+
+
+class KeyRef(BaseModel):
+    authorization_number: str
+    service_code: str
+
+
+class VisitAllocation(BaseModel):
+    regular: Decimal
+    accumulated: Decimal
+    unauthorized: Decimal
+
+
+class VisitOut(BaseModel):
+    visit_id: str
+    member_id: str
+    payer_id: str
+    service_code: str
+    status: Literal["scheduled", "confirmed", "missed", "cancelled"]
+    service_date: date
+    units: Decimal
+    key: KeyRef | None
+    unauthorized: bool
+    allocation: VisitAllocation
+    override: dict[str, Any] | None
+
+
+class SchedulingCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: str = Field(min_length=1)
+    payer_id: str = Field(min_length=1)
+    service_code: str = Field(min_length=1)
+    service_date: date
+    units: Decimal = Field(gt=0, allow_inf_nan=False)
+    authorization_number: str | None = None
+
+
+class Available(BaseModel):
+    regular: Decimal
+    accumulated: Decimal
+    total: Decimal
+
+
+class CheckAllocation(BaseModel):
+    regular: Decimal
+    accumulated: Decimal
+    shortfall: Decimal
+
+
+class CheckWarning(BaseModel):
+    code: str
+    message: str
+    shortfall: Decimal
+
+
+class SchedulingCheckOut(BaseModel):
+    authorization_number: str | None
+    service_code: str
+    position: int
+    available: Available
+    allocation: CheckAllocation
+    warnings: list[CheckWarning]
+
+
+class ExceedingItem(BaseModel):
+    member_id: str
+    authorization_number: str
+    service_code: str
+    raw_balance: Decimal
+    overuse: Decimal
+    cause: str
+    event_id: str | None
+    override: dict[str, Any] | None
+
+
+class ExceedingReport(BaseModel):
+    as_of: date
+    position: int
+    items: list[ExceedingItem]
+
+
+class RecalculateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: str | None = None
+
+
+class RecalculateOut(BaseModel):
+    checked: int
+    corrected: int
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Role] = Field(min_length=1)
+
+
+class ApiKeyOut(BaseModel):
+    key: str
+    key_id: str
+    tenant: str
+    roles: list[Role]
+
+
+class ErrorDetail(BaseModel):
+    index: int | None = None
+    field: str
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,43 @@
+"""The FastAPI application: routers, error mapping and the shared context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.api import errors
+from services.api.deps import Context
+from services.api.routers import accumulations, admin, events, ops, reports, visits
+from services.api.settings import Settings
+from services.ledger.append import Ledger
+from services.ledger.db import Database
+from services.projections.reads import make_reader
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    database = Database(settings.database_url)
+    if migrate:
+        database.migrate()
+    ctx = Context(
+        database, Ledger(database), make_reader(database, settings.postgres_read_pool_size)
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await ctx.reader.close()
+
+    app = FastAPI(
+        title="benefit-ledger",
+        version="0.1.0",
+        description="An append-only ledger of benefit usage with as-of and known-at balances.",
+        lifespan=lifespan,
+    )
+    app.state.context = ctx
+    errors.install(app)
+    for module in (events, accumulations, visits, reports, admin, ops):
+        app.include_router(module.router)
+    return app

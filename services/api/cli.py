@@ -1,0 +1,204 @@
+"""The `benefit-ledger` command: serve, keys create, rebuild, demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from services.api.settings import DEFAULT_DATABASE_URL
+from services.ledger.errors import LedgerError
+
+DATABASE_HELP = (
+    "database URL: sqlite:///PATH (default "
+    f"{DEFAULT_DATABASE_URL}) or postgresql://USER@HOST:PORT/DB; "
+    "also the environment variable BENEFIT_LEDGER_DATABASE_URL"
+)
+
+
+def _database_url(value: str | None) -> str:
+    return value or os.environ.get("BENEFIT_LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.api.settings import Settings
+
+    settings = Settings(database_url=_database_url(args.database))
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from services.ledger.db import Database
+    from services.ledger.keys import create_key, parse_roles
+
+    database = Database(_database_url(args.database))
+    database.migrate()
+    key, _ = create_key(database, args.tenant, parse_roles(args.roles), datetime.now(UTC))
+    print(key)
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from services.ledger.db import Database
+    from services.projections.runner import members_of, recalculate, truncate_read_models
+
+    console = Console(stderr=True)
+    database = Database(_database_url(args.database))
+    database.migrate()
+    connection = database.connect()
+    try:
+        if args.from_scratch:
+            with connection.transaction(lock_ledger=True):
+                truncate_read_models(connection)
+        total = len(members_of(connection, args.tenant))
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("replaying members", total=total)
+            checked, corrected = recalculate(
+                connection, args.tenant, None, lambda n: progress.advance(task, n)
+            )
+        _track_ledger_end(connection)
+    finally:
+        connection.close()
+    print(f"checked {checked} members; corrected {corrected}")
+    return 0
+
+
+def _track_ledger_end(connection: object) -> None:
+    from services.ledger.db import Connection
+    from services.projections.runner import set_tracking
+
+    assert isinstance(connection, Connection)
+    with connection.transaction(lock_ledger=True):
+        rows = connection.execute("SELECT MAX(position) FROM ledger_events")
+        set_tracking(connection, int(rows[0][0] or 0))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.ledger.append import Ledger
+    from services.ledger.db import Database
+    from services.ledger.demo import reduction, weekly_example
+    from services.ledger.validation import validate_batch
+    from services.projections.runner import member_events, replay
+    from services.projections.views import key_view
+
+    first_sunday = date.fromisoformat(args.first_sunday)
+    with tempfile.TemporaryDirectory() as directory:
+        database = Database(f"sqlite:///{Path(directory) / 'demo.db'}")
+        database.migrate()
+        ledger = Ledger(database)
+        console = Console()
+        for title, events in (
+            ("The guide's weekly example", weekly_example(first_sunday)),
+            ("After the retroactive reduction from 10 to 5 units", [reduction()]),
+        ):
+            ledger.append(
+                "demo", validate_batch({"events": events}), may_override=True, now=datetime.now(UTC)
+            )
+            connection = database.connect()
+            projection = replay("member-1", member_events(connection, "demo", "member-1"))
+            connection.close()
+            key = ("AUTH-100", "T1019")
+            view = key_view(
+                projection.result.keys[key],
+                projection.flags.get(key),
+                first_sunday + timedelta(days=27),
+            )
+            table = Table(title=title)
+            for column in ("week", "authorized", "used", "raw balance", "accumulated shown"):
+                table.add_column(column, justify="right")
+            for number, period in enumerate(view.periods, start=1):
+                table.add_row(
+                    str(number),
+                    str(period.authorized),
+                    str(period.used),
+                    str(period.balance),
+                    str(max(period.balance, 0)),
+                )
+            console.print(table)
+            if view.negative_accrual:
+                negative = view.negative_accrual
+                console.print(f"negative accrual: overuse {negative.overuse}, {negative.cause}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="benefit-ledger",
+        description="An event-sourced ledger of insurance benefit usage.",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--database", help=DATABASE_HELP)
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(run=_serve)
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="create an API key; prints only the key")
+    create.add_argument("--tenant", required=True, help="the tenant the key belongs to")
+    create.add_argument(
+        "--roles",
+        required=True,
+        help="comma-separated roles: writer, reader, subscriber, supervisor, admin",
+    )
+    create.add_argument("--database", help=DATABASE_HELP)
+    create.set_defaults(run=_keys_create)
+
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild the projections from the ledger and report what changed"
+    )
+    rebuild.add_argument("--database", help=DATABASE_HELP)
+    rebuild.add_argument("--tenant", help="only this tenant (default: all)")
+    rebuild.add_argument("--from-scratch", action="store_true", help="empty the read models first")
+    rebuild.set_defaults(run=_rebuild)
+
+    demo = commands.add_parser(
+        "demo", help="load the guide's weekly example into a fresh store and print its table"
+    )
+    demo.add_argument(
+        "--first-sunday", default="2026-10-04", help="the Sunday week 1 starts on (YYYY-MM-DD)"
+    )
+    demo.set_defaults(run=_demo)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except LedgerError as error:
+        print(f"benefit-ledger: {error.message}", file=sys.stderr)
+        for detail in error.details:
+            print(f"  {detail.field}: {detail.problem}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

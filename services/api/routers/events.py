@@ -1,0 +1,60 @@
+"""POST /v1/events: record a batch of events atomically."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+
+from contracts.events import EventsRequest, EventsResponse
+from services.api.deps import Context, context, require, utc_now
+from services.ledger.errors import InvalidEventError, Problem
+from services.ledger.keys import Principal
+from services.ledger.validation import parse_body, validate_batch
+
+router = APIRouter(tags=["events"])
+MAX_BODY_BYTES = 5_000_000
+
+
+@router.post(
+    "/v1/events",
+    response_model=EventsResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EventsRequest.model_json_schema()}},
+        }
+    },
+)
+async def record_events(
+    request: Request,
+    caller: Principal = Depends(require("writer")),
+    ctx: Context = Depends(context),
+) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidEventError(
+            "the body is too large", [Problem(None, "body", f"at most {MAX_BODY_BYTES} bytes")]
+        )
+    candidates = validate_batch(parse_body(raw))
+    outcomes = await anyio.to_thread.run_sync(
+        lambda: ctx.ledger.append(
+            caller.tenant, candidates, may_override=caller.has("supervisor"), now=utc_now()
+        )
+    )
+    ctx.count("events_recorded", sum(1 for o in outcomes if o.status == "recorded"))
+    ctx.count("events_duplicate", sum(1 for o in outcomes if o.status == "duplicate"))
+    return {
+        "results": [
+            {
+                "id": outcome.event_id,
+                "status": outcome.status,
+                "position": outcome.position,
+                "recorded_at": outcome.recorded_at,
+                "warnings": outcome.warnings,
+            }
+            for outcome in outcomes
+        ],
+        "last_position": max(outcome.position for outcome in outcomes),
+    }

@@ -1,0 +1,339 @@
+"""Appending a batch: idempotency, rules against each member's state, positions, projections.
+
+One transaction per batch holds the ledger lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL
+`LOCK TABLE ledger_events IN EXCLUSIVE MODE`), so positions are assigned as max + 1 and commit in
+order: gap-free, and a reader following positions never misses a late commit. The projections are
+updated in the same transaction, so an answered write is visible to the next query.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from services.ledger.db import Connection, Database
+from services.ledger.errors import EventIdReusedError, ForbiddenError, Problem, ProblemList
+from services.ledger.rules import check_event
+from services.ledger.validation import CandidateEvent
+from services.projections.facts import LedgerEvent
+from services.projections.member import MemberProjection
+from services.projections.runner import (
+    format_timestamp,
+    parse_timestamp,
+    resume,
+    set_tracking,
+    write_member,
+)
+from services.projections.serialize import member_rows
+from services.projections.views import scheduling_check
+
+AUTHORIZATION_TYPES = ("authorization.amended", "authorization.voided")
+VISIT_STATUS_TYPES = ("visit.rescheduled", "visit.missed", "visit.cancelled", "visit.confirmed")
+OVERRIDE_TYPES = ("visit.scheduled", "visit.confirmed")
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event_id: str
+    status: str  # recorded | duplicate
+    position: int
+    recorded_at: datetime
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    """What one batch has seen so far: loaded members and the rows it will insert."""
+
+    connection: Connection
+    tenant: str
+    members: dict[str, MemberProjection] = field(default_factory=dict)
+    authorizations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    visits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tenant_wide: list[LedgerEvent] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def member(self, member_id: str) -> MemberProjection:
+        projection = self.members.get(member_id)
+        if projection is None:
+            projection = resume(self.connection, self.tenant, member_id)
+            for event in self.tenant_wide:  # earlier settings changes of this batch
+                projection.step(event)
+            self.members[member_id] = projection
+        return projection
+
+    def _lookup(self, table: str, column: str, value: str) -> tuple[str, str] | None:
+        rows = self.connection.execute(
+            f"SELECT member_id, payer_id FROM {table} WHERE tenant = ? AND {column} = ?",
+            (self.tenant, value),
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def authorization(self, authorization_id: str) -> tuple[str, str] | None:
+        found = self.authorizations.get(authorization_id)
+        return found or self._lookup("authorization_index", "authorization_id", authorization_id)
+
+    def visit(self, visit_id: str) -> tuple[str, str] | None:
+        found = self.visits.get(visit_id)
+        return found or self._lookup("visit_index", "visit_id", visit_id)
+
+    def payer_members(self, payer_id: str) -> list[str]:
+        rows = self.connection.execute(
+            "SELECT member_id FROM authorization_index WHERE tenant = ? AND payer_id = ? "
+            "UNION SELECT member_id FROM visit_index WHERE tenant = ? AND payer_id = ?",
+            (self.tenant, payer_id, self.tenant, payer_id),
+        )
+        return sorted({row[0] for row in rows} | set(self.members))
+
+
+class Ledger:
+    """The write side. One writer at a time per process; the database lock covers the rest."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+
+    def append(
+        self, tenant: str, candidates: list[CandidateEvent], *, may_override: bool, now: datetime
+    ) -> list[EventOutcome]:
+        with self._lock:
+            if self._connection is None:
+                self._connection = self.database.connect()
+            connection = self._connection
+            try:
+                with connection.transaction(lock_ledger=True):
+                    return self._append(connection, tenant, candidates, may_override, now)
+            except Exception:
+                if connection.dialect == "postgres" and connection.raw.closed:
+                    self._connection = None  # reconnect on the next batch
+                raise
+
+    def _append(
+        self,
+        connection: Connection,
+        tenant: str,
+        candidates: list[CandidateEvent],
+        may_override: bool,
+        now: datetime,
+    ) -> list[EventOutcome]:
+        outcomes, new = _deduplicate(connection, tenant, candidates)
+        if not new:
+            return [outcome for outcome in outcomes if outcome is not None]
+        _check_overrides(new, may_override)
+        last = connection.execute(
+            "SELECT position, recorded_at FROM ledger_events ORDER BY position DESC LIMIT 1"
+        )
+        position = int(last[0][0]) if last else 0
+        recorded_at = (
+            max(now, parse_timestamp(last[0][1]) + timedelta(microseconds=1)) if last else now
+        )
+        batch = _Batch(connection, tenant)
+        problems = ProblemList()
+        for candidate in new:
+            warnings = _accept(batch, candidate, position + 1, recorded_at, problems)
+            if warnings is not None:
+                position += 1
+                outcomes[candidate.index] = EventOutcome(
+                    candidate.event_id, "recorded", position, recorded_at, warnings
+                )
+        problems.raise_if_any()
+        _store(batch, position)
+        for index, outcome in enumerate(outcomes):
+            if outcome is not None and outcome.status == "duplicate" and outcome.position == 0:
+                outcomes[index] = _in_batch_original(outcomes, outcome.event_id)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _deduplicate(
+    connection: Connection, tenant: str, candidates: list[CandidateEvent]
+) -> tuple[list[EventOutcome | None], list[CandidateEvent]]:
+    """Split a batch into replays of recorded events and new ones; a reused id is refused."""
+    ids = sorted({candidate.event_id for candidate in candidates})
+    placeholders = ", ".join("?" for _ in ids)
+    existing = {
+        row[0]: (row[1], int(row[2]), parse_timestamp(row[3]))
+        for row in connection.execute(
+            "SELECT event_id, body_hash, position, recorded_at FROM ledger_events "
+            f"WHERE tenant = ? AND event_id IN ({placeholders})",
+            (tenant, *ids),
+        )
+    }
+    outcomes: list[EventOutcome | None] = [None] * (max(c.index for c in candidates) + 1)
+    seen: dict[str, str] = {}
+    new: list[CandidateEvent] = []
+    reused: list[Problem] = []
+    for candidate in candidates:
+        stored = existing.get(candidate.event_id)
+        earlier = stored[0] if stored else seen.get(candidate.event_id)
+        if earlier is not None and earlier != candidate.body_hash:
+            reused.append(Problem(candidate.index, "id", "already used for another event"))
+        elif stored is not None:
+            outcomes[candidate.index] = EventOutcome(
+                candidate.event_id, "duplicate", stored[1], stored[2]
+            )
+        elif earlier is not None:  # repeated inside this batch: resolved once positions exist
+            outcomes[candidate.index] = EventOutcome(
+                candidate.event_id, "duplicate", 0, datetime.min
+            )
+        else:
+            seen[candidate.event_id] = candidate.body_hash
+            new.append(candidate)
+    if reused:
+        raise EventIdReusedError("an event id was reused with a different body", reused)
+    return outcomes, new
+
+
+def _in_batch_original(outcomes: list[EventOutcome | None], event_id: str) -> EventOutcome:
+    original = next(o for o in outcomes if o and o.event_id == event_id and o.status == "recorded")
+    return EventOutcome(event_id, "duplicate", original.position, original.recorded_at)
+
+
+def _check_overrides(new: list[CandidateEvent], may_override: bool) -> None:
+    if may_override:
+        return
+    for candidate in new:
+        if candidate.type in OVERRIDE_TYPES and "override" in candidate.data:
+            raise ForbiddenError(
+                "recording a scheduling override needs the supervisor role",
+                [Problem(candidate.index, "data.override", "requires the supervisor role")],
+            )
+
+
+def _member_of(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) -> str | None:
+    """Which member an event belongs to; None for tenant-wide events or unknown references."""
+    data = candidate.data
+    if candidate.type == "payer.settings_changed":
+        return None
+    if candidate.type in AUTHORIZATION_TYPES:
+        found = batch.authorization(data["authorization_id"])
+        if found is None:
+            problems.add(candidate.index, "data.authorization_id", "unknown authorization")
+        return found[0] if found else None
+    if candidate.type in VISIT_STATUS_TYPES:
+        found = batch.visit(data["visit_id"])
+        if found is not None:
+            return found[0]
+        if candidate.type != "visit.confirmed":
+            problems.add(candidate.index, "data.visit_id", "unknown visit")
+            return None
+        if "member_id" not in data:
+            problems.add(
+                candidate.index, "data.member_id", "required to confirm a visit never scheduled"
+            )
+            return None
+    member_id: str = data["member_id"]
+    return member_id
+
+
+def _accept(
+    batch: _Batch,
+    candidate: CandidateEvent,
+    position: int,
+    recorded_at: datetime,
+    problems: ProblemList,
+) -> list[dict[str, str]] | None:
+    """Check one event against its member's state and step it in; None when it was refused."""
+    before = len(problems.problems)
+    member_id = _member_of(batch, candidate, problems)
+    if len(problems.problems) > before:
+        return None
+    if not _unique_references(batch, candidate, problems):
+        return None
+    event = LedgerEvent(position, candidate.event_id, candidate.type, candidate.data, recorded_at)
+    if member_id is None:
+        for member in batch.payer_members(candidate.data["payer_id"]):
+            batch.member(member).step(event)
+        batch.tenant_wide.append(event)
+        batch.rows.append(_row(batch.tenant, event, candidate, None))
+        return []
+    projection = batch.member(member_id)
+    if not check_event(projection.facts, candidate.index, candidate.type, candidate.data, problems):
+        return None
+    warnings = _warnings(projection, candidate)
+    new_visit = candidate.type == "visit.scheduled" or (
+        candidate.type == "visit.confirmed" and batch.visit(candidate.data["visit_id"]) is None
+    )
+    projection.step(event)
+    _remember(batch, candidate, member_id, new_visit)
+    batch.rows.append(_row(batch.tenant, event, candidate, member_id))
+    return warnings
+
+
+def _unique_references(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) -> bool:
+    data = candidate.data
+    if candidate.type == "authorization.granted" and batch.authorization(data["authorization_id"]):
+        problems.add(candidate.index, "data.authorization_id", "already granted; amend it instead")
+        return False
+    if candidate.type == "visit.scheduled" and batch.visit(data["visit_id"]):
+        problems.add(candidate.index, "data.visit_id", "already scheduled; reschedule it instead")
+        return False
+    return True
+
+
+def _remember(batch: _Batch, candidate: CandidateEvent, member_id: str, new_visit: bool) -> None:
+    data = candidate.data
+    if candidate.type == "authorization.granted":
+        batch.authorizations[data["authorization_id"]] = (member_id, data["payer_id"])
+    elif new_visit:
+        batch.visits[data["visit_id"]] = (member_id, data["payer_id"])
+
+
+def _warnings(projection: MemberProjection, candidate: CandidateEvent) -> list[dict[str, str]]:
+    """A visit scheduled beyond the available units is recorded, with the check's warnings."""
+    data = candidate.data
+    new_visit = candidate.type == "visit.scheduled" or (
+        candidate.type == "visit.confirmed" and data["visit_id"] not in projection.facts.visits
+    )
+    if not new_visit:
+        return []
+    check = scheduling_check(
+        projection,
+        data["payer_id"],
+        data["service_code"],
+        date.fromisoformat(data["service_date"]),
+        Decimal(data["units"]),
+        data.get("authorization_number"),
+    )
+    return check.warnings
+
+
+def _row(
+    tenant: str, event: LedgerEvent, candidate: CandidateEvent, member_id: str | None
+) -> tuple[Any, ...]:
+    return (
+        event.position,
+        tenant,
+        event.event_id,
+        event.type,
+        member_id,
+        candidate.data.get("payer_id"),
+        json.dumps(candidate.data, sort_keys=True, separators=(",", ":")),
+        candidate.body_hash,
+        format_timestamp(event.recorded_at),
+    )
+
+
+def _store(batch: _Batch, last_position: int) -> None:
+    connection, tenant = batch.connection, batch.tenant
+    connection.executemany(
+        "INSERT INTO ledger_events (position, tenant, event_id, type, member_id, payer_id, data, "
+        "body_hash, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        batch.rows,
+    )
+    connection.executemany(
+        "INSERT INTO authorization_index (tenant, authorization_id, member_id, payer_id) "
+        "VALUES (?, ?, ?, ?)",
+        [(tenant, aid, member, payer) for aid, (member, payer) in batch.authorizations.items()],
+    )
+    connection.executemany(
+        "INSERT INTO visit_index (tenant, visit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
+        [(tenant, vid, member, payer) for vid, (member, payer) in batch.visits.items()],
+    )
+    for projection in batch.members.values():
+        write_member(connection, tenant, member_rows(projection))
+    set_tracking(connection, last_position)

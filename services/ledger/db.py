@@ -1,0 +1,140 @@
+"""Synchronous database access for SQLite (stdlib sqlite3) and PostgreSQL (psycopg 3).
+
+SQL is written once with `?` placeholders; the PostgreSQL connection rewrites them to `%s`.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from services.ledger.errors import InfrastructureError
+from services.ledger.schema import SCHEMA_SQL, SCHEMA_VERSION
+
+Row = tuple[Any, ...]
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PLACEHOLDER = re.compile(r"\?")
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        if self.url.startswith("sqlite:"):
+            return "sqlite"
+        if self.url.startswith(("postgresql://", "postgres://")):
+            return "postgres"
+        raise InfrastructureError(
+            f"unsupported database URL {self.url!r}: use sqlite:///PATH or postgresql://..."
+        )
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///./x.db` -> `./x.db`, `sqlite:////abs/x.db` -> `/abs/x.db`."""
+    rest = url.removeprefix("sqlite://")
+    return rest[1:] if rest.startswith("/") else rest
+
+
+class Connection:
+    """One connection with `?` placeholders and explicit transactions."""
+
+    def __init__(self, raw: Any, dialect: str) -> None:
+        self.raw = raw
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return _PLACEHOLDER.sub("%s", sql) if self.dialect == "postgres" else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        cursor = self.raw.execute(self._sql(sql), tuple(params))
+        if cursor.description is None:
+            return []
+        return [tuple(row) for row in cursor.fetchall()]
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(row) for row in rows]
+        if not rows:
+            return
+        if self.dialect == "postgres":
+            with self.raw.cursor() as cursor:
+                cursor.executemany(self._sql(sql), rows)
+        else:
+            self.raw.executemany(sql, rows)
+
+    @contextmanager
+    def transaction(self, lock_ledger: bool = False) -> Iterator[Connection]:
+        """One transaction. `lock_ledger` serializes writers so positions commit in order."""
+        if self.dialect == "sqlite":
+            self.raw.execute("BEGIN IMMEDIATE" if lock_ledger else "BEGIN")
+        else:
+            self.raw.execute("BEGIN")
+            if lock_ledger:
+                self.raw.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
+        try:
+            yield self
+        except BaseException:
+            self.raw.rollback() if self.dialect == "postgres" else self.raw.execute("ROLLBACK")
+            raise
+        self.raw.commit() if self.dialect == "postgres" else self.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class Database:
+    """Opens connections to one database and owns its schema."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = DatabaseUrl(url).dialect
+        self._local = threading.local()
+
+    def connect(self) -> Connection:
+        try:
+            if self.dialect == "sqlite":
+                path = sqlite_path(self.url)
+                if path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+                raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                raw.execute("PRAGMA journal_mode = WAL")
+                raw.execute("PRAGMA synchronous = NORMAL")
+                return Connection(raw, "sqlite")
+            return Connection(psycopg.connect(self.url, autocommit=True), "postgres")
+        except (sqlite3.Error, psycopg.Error) as error:
+            raise InfrastructureError(f"cannot open the database: {error}") from error
+
+    def thread_connection(self) -> Connection:
+        """A connection owned by the calling thread, opened on first use."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.connect()
+            self._local.connection = connection
+        return connection
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema of an empty or older database (idempotent)."""
+        connection = self.connect()
+        try:
+            with connection.transaction():
+                if self.dialect == "postgres":
+                    connection.execute("SELECT pg_advisory_xact_lock(727274)")
+                for statement in SCHEMA_SQL:
+                    connection.execute(statement)
+                rows = connection.execute("SELECT version FROM schema_version")
+                if not rows:
+                    connection.execute(
+                        "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
+                    )
+        finally:
+            connection.close()

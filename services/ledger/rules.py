@@ -1,0 +1,92 @@
+"""Rules an event must meet against the member's current facts before it may be recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from services.ledger.errors import ProblemList
+from services.projections.facts import MemberFacts
+
+Check = Callable[[MemberFacts, int, dict[str, Any], ProblemList], None]
+NEW_VISIT_FIELDS = ("member_id", "payer_id", "service_code", "service_date", "units")
+
+
+def _granted(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
+    key = (data["authorization_number"], data["service_code"])
+    frequencies = {line.frequency for line in facts.key_lines(key) if line.active}
+    if frequencies and data["frequency"] not in frequencies:
+        problems.add(
+            index,
+            "data.frequency",
+            f"authorization {key[0]} / {key[1]} already has {sorted(frequencies)[0]} lines; "
+            "all active lines of one key share one frequency",
+        )
+
+
+def _amended(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
+    line = facts.lines[data["authorization_id"]]
+    if not line.active:
+        problems.add(index, "data.authorization_id", f"the authorization line is {line.status}")
+        return
+    start = date.fromisoformat(data["start_date"]) if "start_date" in data else line.start_date
+    end = date.fromisoformat(data["end_date"]) if "end_date" in data else line.end_date
+    if end < start:
+        problems.add(
+            index, "data.end_date", f"the line would end ({end}) before it starts ({start})"
+        )
+
+
+def _voided(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
+    line = facts.lines[data["authorization_id"]]
+    if not line.active:
+        problems.add(
+            index, "data.authorization_id", f"the authorization line is already {line.status}"
+        )
+
+
+def _service_removed(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    lines = facts.key_lines((data["authorization_number"], data["service_code"]))
+    if not lines:
+        problems.add(
+            index,
+            "data.authorization_number",
+            "no authorization with this number and service code for the member",
+        )
+    elif not any(line.active for line in lines):
+        problems.add(index, "data.service_code", "the service code was already removed")
+
+
+def _confirmed(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
+    visit = facts.visits.get(data["visit_id"])
+    if visit is None:
+        for name in NEW_VISIT_FIELDS:
+            if name not in data:
+                problems.add(index, f"data.{name}", "required to confirm a visit never scheduled")
+        return
+    for name in ("member_id", "payer_id", "service_code", "authorization_number"):
+        if name in data and data[name] != getattr(visit, name):
+            problems.add(index, f"data.{name}", f"differs from the scheduled visit's {name}")
+
+
+CHECKS: dict[str, Check] = {
+    "authorization.granted": _granted,
+    "authorization.amended": _amended,
+    "authorization.voided": _voided,
+    "authorization.service_removed": _service_removed,
+    "visit.confirmed": _confirmed,
+}
+
+
+def check_event(
+    facts: MemberFacts, index: int, event_type: str, data: dict[str, Any], problems: ProblemList
+) -> bool:
+    """Add every problem of one event against the member's facts; True when it may be recorded."""
+    before = len(problems.problems)
+    check = CHECKS.get(event_type)
+    if check is not None:
+        check(facts, index, data, problems)
+    return len(problems.problems) == before

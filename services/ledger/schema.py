@@ -1,0 +1,84 @@
+"""The schema: the ledger, its lookup indexes, the read models and projection tracking.
+
+Written to run unchanged on SQLite and PostgreSQL. Timestamps are stored as fixed-width UTC text
+(`2026-11-23T10:00:00.000000Z`) so they compare correctly as strings in both databases.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SCHEMA_SQL = (
+    """CREATE TABLE IF NOT EXISTS ledger_events (
+        position BIGINT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        member_id TEXT,
+        payer_id TEXT,
+        data TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        UNIQUE (tenant, event_id)
+    )""",
+    """CREATE INDEX IF NOT EXISTS ledger_events_member
+        ON ledger_events (tenant, member_id, position)""",
+    """CREATE INDEX IF NOT EXISTS ledger_events_tenant_wide ON ledger_events (tenant, position)
+        WHERE member_id IS NULL""",
+    """CREATE TABLE IF NOT EXISTS authorization_index (
+        tenant TEXT NOT NULL,
+        authorization_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        payer_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, authorization_id)
+    )""",
+    """CREATE INDEX IF NOT EXISTS authorization_index_payer
+        ON authorization_index (tenant, payer_id, member_id)""",
+    """CREATE TABLE IF NOT EXISTS visit_index (
+        tenant TEXT NOT NULL,
+        visit_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        payer_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, visit_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS visit_index_payer ON visit_index (tenant, payer_id, member_id)",
+    """CREATE TABLE IF NOT EXISTS api_keys (
+        key_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        roles TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS member_views (
+        tenant TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        flags TEXT NOT NULL,
+        PRIMARY KEY (tenant, member_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS accumulation_views (
+        tenant TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        authorization_number TEXT NOT NULL,
+        service_code TEXT NOT NULL,
+        accumulates INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (tenant, member_id, authorization_number, service_code)
+    )""",
+    """CREATE TABLE IF NOT EXISTS visit_views (
+        tenant TEXT NOT NULL,
+        visit_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (tenant, visit_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS visit_views_member ON visit_views (tenant, member_id)",
+    """CREATE TABLE IF NOT EXISTS projection_tracking (
+        name TEXT PRIMARY KEY,
+        position BIGINT NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+)
+
+READ_MODEL_TABLES = ("member_views", "accumulation_views", "visit_views", "projection_tracking")
+PROJECTION_NAME = "accumulation"

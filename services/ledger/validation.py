@@ -1,0 +1,139 @@
+"""Shape validation of a batch: envelopes and event data against the contract's models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from contracts.events import EVENT_TYPES, MAX_BATCH_EVENTS, NOT_SUPPORTED_YET, Strict
+from services.ledger.errors import (
+    InvalidEventError,
+    NotSupportedYetError,
+    Problem,
+    ProblemList,
+)
+
+
+@dataclass(frozen=True)
+class CandidateEvent:
+    """An event whose shape is valid: normalized data and the hash that detects a reused id."""
+
+    index: int
+    event_id: str
+    type: str
+    data: dict[str, Any]
+    body_hash: str
+
+
+def parse_body(raw: bytes) -> Any:
+    """JSON with exact decimals: numbers never pass through binary floats."""
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidEventError(
+            "the body is not valid JSON", [Problem(None, "body", f"malformed JSON: {error}")]
+        ) from error
+
+
+def _field(prefix: str, loc: tuple[int | str, ...]) -> str:
+    return ".".join([prefix, *(str(part) for part in loc)]) if loc else prefix
+
+
+def _problems(index: int | None, prefix: str, error: ValidationError) -> list[Problem]:
+    return [
+        Problem(index, _field(prefix, tuple(item["loc"])), item["msg"]) for item in error.errors()
+    ]
+
+
+def body_hash(event_type: str, data: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {"type": event_type, "data": data}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _envelopes(body: Any, problems: ProblemList) -> list[Any]:
+    if not isinstance(body, dict):
+        problems.add(None, "body", 'expected an object {"events": [...]}')
+        return []
+    extra = sorted(set(body) - {"events"})
+    for name in extra:
+        problems.add(None, name, "unknown field")
+    events = body.get("events")
+    if not isinstance(events, list):
+        problems.add(None, "events", "required: a list of 1 to 1000 events")
+        return []
+    if not 1 <= len(events) <= MAX_BATCH_EVENTS:
+        problems.add(None, "events", f"a batch holds 1 to {MAX_BATCH_EVENTS} events")
+        return []
+    return events
+
+
+def _candidate(index: int, raw: Any, problems: ProblemList) -> CandidateEvent | None:
+    if not isinstance(raw, dict):
+        problems.add(index, "event", "expected an object with id, type and data")
+        return None
+    for name in sorted(set(raw) - {"id", "type", "data"}):
+        problems.add(index, name, "unknown field")
+    for name in ("id", "type", "data"):
+        if name not in raw:
+            problems.add(index, name, "required")
+    event_type = raw.get("type")
+    model: type[Strict] | None = (
+        EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
+    )
+    event_id = _event_id(index, raw.get("id"), problems)
+    if "type" in raw and model is None and event_type not in NOT_SUPPORTED_YET:
+        problems.add(index, "type", f"unknown event type {event_type!r}")
+    data = raw.get("data")
+    if "data" in raw and not isinstance(data, dict):
+        problems.add(index, "data", "expected an object")
+        return None
+    if model is None or data is None or event_id is None or not isinstance(event_type, str):
+        return None
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as error:
+        problems.problems.extend(_problems(index, "data", error))
+        return None
+    normalized = parsed.model_dump(mode="json", exclude_none=True)
+    return CandidateEvent(
+        index, event_id, event_type, normalized, body_hash(event_type, normalized)
+    )
+
+
+def _event_id(index: int, value: Any, problems: ProblemList) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        problems.add(index, "id", "must be a UUID chosen by the sender")
+        return None
+
+
+def validate_batch(body: Any) -> list[CandidateEvent]:
+    """Every shape problem of the batch at once, or the normalized events."""
+    problems = ProblemList()
+    raw_events = _envelopes(body, problems)
+    candidates = [_candidate(index, raw, problems) for index, raw in enumerate(raw_events)]
+    unsupported = [
+        (index, raw["type"])
+        for index, raw in enumerate(raw_events)
+        if isinstance(raw, dict) and raw.get("type") in NOT_SUPPORTED_YET
+    ]
+    if unsupported and not problems.problems:
+        raise NotSupportedYetError(
+            "these event types are part of a later release",
+            [Problem(index, "type", f"{kind} is not supported yet") for index, kind in unsupported],
+        )
+    for index, kind in unsupported:
+        problems.add(index, "type", f"{kind} is not supported yet")
+    problems.raise_if_any()
+    return [candidate for candidate in candidates if candidate is not None]

@@ -1,0 +1,264 @@
+"""The read side's answers: from the stored read model, or replayed from the ledger for known_at.
+
+Async over a `Reader`; CPU-heavy replays run in a worker thread so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import anyio
+
+from services.ledger.errors import NotFoundError
+from services.ledger.schema import PROJECTION_NAME
+from services.projections.accumulation import KeyResult
+from services.projections.explain import ExplainedEvent, explain
+from services.projections.facts import KeyId, LedgerEvent
+from services.projections.member import Flag, MemberProjection
+from services.projections.reads import Reader
+from services.projections.runner import format_timestamp, replay, to_event
+from services.projections.serialize import key_from_body, visit_bodies
+from services.projections.views import CheckResult, KeyView, key_view, scheduling_check
+
+_EVENT_COLUMNS = "position, event_id, type, data, recorded_at"
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """A member's keys and visits (read model or replay) and the position they reflect."""
+
+    member_id: str
+    position: int
+    keys: dict[KeyId, tuple[KeyResult, Flag | None]]
+    visits: dict[str, dict[str, Any]]
+
+
+async def tracking_position(reader: Reader) -> int:
+    rows = await reader.fetch(
+        "SELECT position FROM projection_tracking WHERE name = ?", (PROJECTION_NAME,)
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+async def position_known_at(reader: Reader, known_at: datetime) -> int:
+    rows = await reader.fetch(
+        "SELECT MAX(position) FROM ledger_events WHERE recorded_at <= ?",
+        (format_timestamp(known_at),),
+    )
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+async def member_events(
+    reader: Reader, tenant: str, member_id: str, known_at: datetime | None
+) -> list[LedgerEvent]:
+    cutoff = format_timestamp(known_at) if known_at else "9999"
+    own = await reader.fetch(
+        f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE tenant = ? AND member_id = ? "
+        "AND recorded_at <= ? ORDER BY position",
+        (tenant, member_id, cutoff),
+    )
+    if not own:
+        return []
+    tenant_wide = await reader.fetch(
+        f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE tenant = ? AND member_id IS NULL "
+        "AND recorded_at <= ? ORDER BY position",
+        (tenant, cutoff),
+    )
+    return [to_event(row) for row in heapq.merge(own, tenant_wide, key=lambda row: int(row[0]))]
+
+
+async def replay_member(
+    reader: Reader, tenant: str, member_id: str, known_at: datetime | None
+) -> MemberProjection:
+    events = await member_events(reader, tenant, member_id, known_at)
+    if not events:
+        raise NotFoundError(f"member {member_id!r} not found")
+    return await anyio.to_thread.run_sync(replay, member_id, events)
+
+
+def _state_from_projection(projection: MemberProjection, position: int) -> MemberState:
+    keys = {
+        key: (result, projection.flags.get(key)) for key, result in projection.result.keys.items()
+    }
+    return MemberState(projection.facts.member_id, position, keys, visit_bodies(projection))
+
+
+async def member_state(
+    reader: Reader, tenant: str, member_id: str, known_at: datetime | None
+) -> MemberState:
+    """The member as of now from the read model, or as known at a past time by replay."""
+    if known_at is not None:
+        projection = await replay_member(reader, tenant, member_id, known_at)
+        return _state_from_projection(projection, await position_known_at(reader, known_at))
+    position = await tracking_position(reader)
+    views = await reader.fetch(
+        "SELECT position FROM member_views WHERE tenant = ? AND member_id = ?", (tenant, member_id)
+    )
+    if not views:
+        raise NotFoundError(f"member {member_id!r} not found")
+    rows = await reader.fetch(
+        "SELECT body FROM accumulation_views WHERE tenant = ? AND member_id = ?",
+        (tenant, member_id),
+    )
+    keys: dict[KeyId, tuple[KeyResult, Flag | None]] = {}
+    for (body,) in rows:
+        result, flag = key_from_body(json.loads(body))
+        keys[result.key] = (result, flag)
+    return MemberState(member_id, position, keys, {})
+
+
+def accumulating_views(state: MemberState, as_of: date) -> list[KeyView]:
+    """Views of the keys whose payer allows accumulation (one accumulation per such key)."""
+    return [
+        key_view(result, flag, as_of)
+        for key, (result, flag) in sorted(state.keys.items())
+        if result.accumulates
+    ]
+
+
+def one_view(state: MemberState, key: KeyId, as_of: date) -> KeyView:
+    found = state.keys.get(key)
+    if found is None or not found[0].accumulates:
+        raise NotFoundError(
+            f"no accumulation for authorization {key[0]!r} and service code {key[1]!r}"
+        )
+    return key_view(found[0], found[1], as_of)
+
+
+async def explain_key(
+    reader: Reader,
+    tenant: str,
+    member_id: str,
+    key: KeyId,
+    as_of: date,
+    known_at: datetime | None,
+) -> tuple[KeyView, list[ExplainedEvent], int]:
+    events = await member_events(reader, tenant, member_id, known_at)
+    if not events:
+        raise NotFoundError(f"member {member_id!r} not found")
+    projection, explained = await anyio.to_thread.run_sync(explain, member_id, events, key, as_of)
+    state = _state_from_projection(projection, events[-1].position)
+    return one_view(state, key, as_of), explained, events[-1].position
+
+
+async def visit_body(
+    reader: Reader, tenant: str, visit_id: str, known_at: datetime | None
+) -> dict[str, Any]:
+    if known_at is None:
+        rows = await reader.fetch(
+            "SELECT body FROM visit_views WHERE tenant = ? AND visit_id = ?", (tenant, visit_id)
+        )
+        if rows:
+            body: dict[str, Any] = json.loads(rows[0][0])
+            return body
+        raise NotFoundError(f"visit {visit_id!r} not found")
+    rows = await reader.fetch(
+        "SELECT member_id FROM visit_index WHERE tenant = ? AND visit_id = ?", (tenant, visit_id)
+    )
+    if not rows:
+        raise NotFoundError(f"visit {visit_id!r} not found")
+    state = await member_state(reader, tenant, rows[0][0], known_at)
+    if visit_id not in state.visits:
+        raise NotFoundError(f"visit {visit_id!r} was not known at {known_at}")
+    return state.visits[visit_id]
+
+
+async def check(
+    reader: Reader,
+    tenant: str,
+    member_id: str,
+    proposal: tuple[str, str, date, Decimal, str | None],
+) -> tuple[CheckResult, int]:
+    """The scheduling check against the member's state with every recorded visit."""
+    payer_id, service_code, service_date, units, number = proposal
+    position = await tracking_position(reader)
+    events = await member_events(reader, tenant, member_id, None)
+
+    def run() -> CheckResult:
+        projection = MemberProjection.empty(member_id)
+        for event in events:
+            projection.facts.apply(event)
+        return scheduling_check(projection, payer_id, service_code, service_date, units, number)
+
+    return await anyio.to_thread.run_sync(run), position
+
+
+async def exceeding(
+    reader: Reader, tenant: str, as_of: date, known_at: datetime | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Keys shown at 0 with negative accrual or usage beyond what was carried (2.10)."""
+    states: list[MemberState] = []
+    if known_at is None:
+        position = await tracking_position(reader)
+        rows = await reader.fetch(
+            "SELECT member_id, body FROM accumulation_views WHERE tenant = ? AND accumulates = 1 "
+            "ORDER BY member_id, authorization_number, service_code",
+            (tenant,),
+        )
+        for member_id, body in rows:
+            result, flag = key_from_body(json.loads(body))
+            states.append(MemberState(member_id, position, {result.key: (result, flag)}, {}))
+    else:
+        position = await position_known_at(reader, known_at)
+        members = await reader.fetch(
+            "SELECT DISTINCT member_id FROM ledger_events WHERE tenant = ? "
+            "AND member_id IS NOT NULL AND recorded_at <= ? ORDER BY member_id",
+            (tenant, format_timestamp(known_at)),
+        )
+        for (member_id,) in members:
+            states.append(await member_state(reader, tenant, member_id, known_at))
+    items = [item for state in states for item in _exceeding_items(state, as_of)]
+    overrides = await _overrides(
+        reader,
+        tenant,
+        {(i["member_id"], i["authorization_number"], i["service_code"]) for i in items},
+    )
+    for item in items:
+        item["override"] = overrides.get(
+            (item["member_id"], item["authorization_number"], item["service_code"])
+        )
+    return items, position
+
+
+def _exceeding_items(state: MemberState, as_of: date) -> list[dict[str, Any]]:
+    items = []
+    for view in accumulating_views(state, as_of):
+        period_overuse = view.periods[-1].unauthorized if view.periods else Decimal(0)
+        if view.accumulated_units != 0 or (view.raw_balance >= 0 and period_overuse == 0):
+            continue
+        negative = view.negative_accrual
+        items.append(
+            {
+                "member_id": state.member_id,
+                "authorization_number": view.result.key[0],
+                "service_code": view.result.key[1],
+                "raw_balance": view.raw_balance,
+                "overuse": negative.overuse if negative else period_overuse,
+                "cause": negative.cause if negative else "overuse",
+                "event_id": negative.event_id if negative else None,
+            }
+        )
+    return items
+
+
+async def _overrides(
+    reader: Reader, tenant: str, keys: set[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The latest override recorded on a visit of each listed key."""
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for member_id in sorted({key[0] for key in keys}):
+        rows = await reader.fetch(
+            "SELECT body FROM visit_views WHERE tenant = ? AND member_id = ?", (tenant, member_id)
+        )
+        for (text,) in rows:
+            body = json.loads(text)
+            if body["override"] and body["key"]:
+                key = (member_id, body["key"]["authorization_number"], body["key"]["service_code"])
+                if key in keys:
+                    found[key] = body["override"]
+    return found
