@@ -28,7 +28,9 @@ def _raw(projection: MemberProjection, key: KeyId, as_of: date) -> Decimal:
     return key_view(result, projection.flags.get(key), as_of).raw_balance
 
 
-def _touches(projection: MemberProjection, key: KeyId, event: LedgerEvent) -> bool:
+def _touches(
+    projection: MemberProjection, key: KeyId, payer_id: str | None, event: LedgerEvent
+) -> bool:
     data = event.data
     facts = projection.facts
     if event.type.startswith("authorization."):
@@ -38,9 +40,8 @@ def _touches(projection: MemberProjection, key: KeyId, event: LedgerEvent) -> bo
         return (data["authorization_number"], data["service_code"]) == key
     if event.type.startswith("visit."):
         return projection.result.matches.get(data["visit_id"]) == key
-    if event.type == "payer.settings_changed":
-        result = projection.result.keys.get(key)
-        return result is not None and result.payer_id == data["payer_id"]
+    if event.type == "payer.settings_changed":  # settings apply to the whole history
+        return bool(data["payer_id"] == payer_id)
     return False
 
 
@@ -76,13 +77,23 @@ def explain(
     member_id: str, events: Iterable[LedgerEvent], key: KeyId, as_of: date
 ) -> tuple[MemberProjection, list[ExplainedEvent]]:
     """Step every event; keep those touching the key with the raw balance before and after."""
+    events = list(events)
+    payer_id = next(
+        (
+            e.data["payer_id"]
+            for e in reversed(events)
+            if e.type == "authorization.granted"
+            and (e.data["authorization_number"], e.data["service_code"]) == key
+        ),
+        None,
+    )
     projection = MemberProjection.empty(member_id)
     explained: list[ExplainedEvent] = []
     for event in events:
         before = _raw(projection, key, as_of)
-        touched_before = _touches(projection, key, event)
+        touched_before = _touches(projection, key, payer_id, event)
         projection.step(event)
-        if touched_before or _touches(projection, key, event):
+        if touched_before or _touches(projection, key, payer_id, event):
             after = _raw(projection, key, as_of)
             explained.append(ExplainedEvent(event, describe(event), before, after))
     return projection, explained

