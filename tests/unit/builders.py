@@ -28,8 +28,10 @@ class History:
     def add(self, type_: str, event_id: str | None = None, **data: Any) -> LedgerEvent:
         position = next(self._positions)
         self.clock += timedelta(minutes=1)
-        normalized = {k: (str(v) if isinstance(v, (date, int)) and not isinstance(v, bool) else v)
-                      for k, v in data.items()}
+        normalized = {
+            k: (str(v) if isinstance(v, (date, int)) and not isinstance(v, bool) else v)
+            for k, v in data.items()
+        }
         event = LedgerEvent(position, event_id or f"e{position}", type_, normalized, self.clock)
         self.events.append(event)
         return event
@@ -37,18 +39,48 @@ class History:
     def settings(self, **settings: Any) -> LedgerEvent:
         return self.add("payer.settings_changed", payer_id=PAYER, **settings)
 
-    def grant(self, authorization_id: str = "L1", units: int | str = 10, start: date = WEEK1,
-              end: date = WEEK1 + timedelta(days=27), frequency: str = "week",
-              number: str = NUMBER, code: str = CODE, payer: str = PAYER) -> LedgerEvent:
-        return self.add("authorization.granted", authorization_id=authorization_id,
-                        authorization_number=number, member_id=MEMBER, payer_id=payer,
-                        service_code=code, frequency=frequency, units=str(units),
-                        start_date=start, end_date=end)
+    def grant(
+        self,
+        authorization_id: str = "L1",
+        units: int | str = 10,
+        start: date = WEEK1,
+        end: date = WEEK1 + timedelta(days=27),
+        frequency: str = "week",
+        number: str = NUMBER,
+        code: str = CODE,
+        payer: str = PAYER,
+    ) -> LedgerEvent:
+        return self.add(
+            "authorization.granted",
+            authorization_id=authorization_id,
+            authorization_number=number,
+            member_id=MEMBER,
+            payer_id=payer,
+            service_code=code,
+            frequency=frequency,
+            units=str(units),
+            start_date=start,
+            end_date=end,
+        )
 
-    def visit(self, visit_id: str, day: date, units: int | str, status: str = "confirmed",
-              number: str | None = None, code: str = CODE, payer: str = PAYER) -> None:
-        fields: dict[str, Any] = dict(visit_id=visit_id, member_id=MEMBER, payer_id=payer,
-                                      service_code=code, service_date=day, units=str(units))
+    def visit(
+        self,
+        visit_id: str,
+        day: date,
+        units: int | str,
+        status: str = "confirmed",
+        number: str | None = None,
+        code: str = CODE,
+        payer: str = PAYER,
+    ) -> None:
+        fields: dict[str, Any] = dict(
+            visit_id=visit_id,
+            member_id=MEMBER,
+            payer_id=payer,
+            service_code=code,
+            service_date=day,
+            units=str(units),
+        )
         if number is not None:
             fields["authorization_number"] = number
         if status == "confirmed":
