@@ -19,8 +19,8 @@ run: install
 	$(BIN)/benefit-ledger serve --host 127.0.0.1 --port 8000 --database $(DATABASE_URL)
 
 lint: install
-	$(BIN)/ruff check services contracts tests bench
-	$(BIN)/ruff format --check services contracts tests bench
+	$(BIN)/ruff check services contracts tests
+	$(BIN)/ruff format --check services contracts tests
 
 typecheck: install
 	$(BIN)/mypy
