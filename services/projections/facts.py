@@ -191,11 +191,12 @@ def _confirmed(facts: MemberFacts, event: LedgerEvent) -> None:
         visit = _new_visit(facts, event, "confirmed")
     else:
         visit.status = "confirmed"
-        for name in ("service_date",):
-            if d.get(name) is not None:
-                visit.service_date = date.fromisoformat(d[name])
+        if d.get("service_date") is not None:
+            visit.service_date = date.fromisoformat(d["service_date"])
         if d.get("units") is not None:
             visit.units = Decimal(d["units"])
+        if d.get("override") is not None:
+            visit.override = d["override"]
     visit.events.append(event.event_id)
 
 
