@@ -36,12 +36,21 @@ class Summary(BaseModel):
     negative_accrual: NegativeAccrualOut | None
 
 
+class UnauthorizedVisit(BaseModel):
+    visit_id: str
+    service_code: str
+    service_date: date
+    units: Decimal
+    status: str
+
+
 class AccumulationList(BaseModel):
     member_id: str
     as_of: date
     known_at: datetime
     position: int
     items: list[Summary]
+    unauthorized_visits: list[UnauthorizedVisit] = []
 
 
 class PeriodOut(BaseModel):

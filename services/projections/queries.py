@@ -109,7 +109,24 @@ async def member_state(
     for (body,) in rows:
         result, flag = key_from_body(json.loads(body))
         keys[result.key] = (result, flag)
-    return MemberState(member_id, position, keys, {})
+    visit_rows = await reader.fetch(
+        "SELECT visit_id, body FROM visit_views WHERE tenant = ? AND member_id = ?",
+        (tenant, member_id),
+    )
+    visits = {visit_id: json.loads(body) for visit_id, body in visit_rows}
+    return MemberState(member_id, position, keys, visits)
+
+
+def unauthorized_visits(state: MemberState) -> list[dict[str, Any]]:
+    """Visits that match no key: never in a balance, never silently dropped (2.2)."""
+    return [
+        {
+            name: body[name]
+            for name in ("visit_id", "service_code", "service_date", "units", "status")
+        }
+        for _, body in sorted(state.visits.items())
+        if body["unauthorized"]
+    ]
 
 
 def accumulating_views(state: MemberState, as_of: date) -> list[KeyView]:

@@ -102,3 +102,6 @@ async def test_unauthorized_visit_is_reported_not_dropped(
     visit = (await client.get("/v1/visits/stray", headers=tenant.auth())).json()
     assert visit["unauthorized"] is True
     assert visit["key"] is None
+    listing = await client.get("/v1/members/member-1/accumulations", headers=tenant.auth())
+    [stray] = listing.json()["unauthorized_visits"]
+    assert (stray["visit_id"], stray["units"]) == ("stray", "3")

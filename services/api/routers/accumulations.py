@@ -76,6 +76,7 @@ async def list_accumulations(
         "known_at": moment or utc_now(),
         "position": state.position,
         "items": [summary(view) for view in queries.accumulating_views(state, day)],
+        "unauthorized_visits": queries.unauthorized_visits(state),
     }
 
 
