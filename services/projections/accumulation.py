@@ -84,7 +84,7 @@ def match_visit(
         for line in lines
         if line.payer_id == payer_id
         and line.service_code == service_code
-        and line.start_date <= service_date <= line.end_date
+        and line.covers(service_date)
     ]
     if not covering:
         return None

@@ -51,6 +51,18 @@ class Line:
     start_date: date
     end_date: date
     status: str = "active"  # active | voided | removed
+    # every date the line ever covered: a visit matched under the line stays on its key after
+    # the line is shortened, and shows as negative accrual (2.2)
+    covered_from: date | None = None
+    covered_to: date | None = None
+
+    def __post_init__(self) -> None:
+        self.covered_from = self.covered_from or self.start_date
+        self.covered_to = self.covered_to or self.end_date
+
+    def covers(self, day: date) -> bool:
+        assert self.covered_from is not None and self.covered_to is not None
+        return self.covered_from <= day <= self.covered_to
 
     @property
     def key(self) -> KeyId:
@@ -139,6 +151,8 @@ def _amended(facts: MemberFacts, event: LedgerEvent) -> None:
         line.start_date = date.fromisoformat(d["start_date"])
     if d.get("end_date") is not None:
         line.end_date = date.fromisoformat(d["end_date"])
+    line.covered_from = min(line.start_date, line.covered_from or line.start_date)
+    line.covered_to = max(line.end_date, line.covered_to or line.end_date)
 
 
 def _voided(facts: MemberFacts, event: LedgerEvent) -> None:
