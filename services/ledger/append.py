@@ -26,7 +26,7 @@ from services.projections.runner import (
     parse_timestamp,
     resume,
     set_tracking,
-    write_member,
+    write_members,
 )
 from services.projections.serialize import member_rows
 from services.projections.views import scheduling_check
@@ -334,6 +334,5 @@ def _store(batch: _Batch, last_position: int) -> None:
         "INSERT INTO visit_index (tenant, visit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
         [(tenant, vid, member, payer) for vid, (member, payer) in batch.visits.items()],
     )
-    for projection in batch.members.values():
-        write_member(connection, tenant, member_rows(projection))
+    write_members(connection, tenant, [member_rows(p) for p in batch.members.values()])
     set_tracking(connection, last_position)

@@ -79,24 +79,39 @@ def resume(connection: Connection, tenant: str, member_id: str) -> MemberProject
 
 
 def write_member(connection: Connection, tenant: str, rows: MemberRows) -> None:
-    """Replace the member's read-model rows."""
-    member = rows.member_id
-    for table in ("accumulation_views", "visit_views", "member_views"):
-        connection.execute(
-            f"DELETE FROM {table} WHERE tenant = ? AND member_id = ?", (tenant, member)
-        )
-    connection.execute(
+    """Replace one member's read-model rows."""
+    write_members(connection, tenant, [rows])
+
+
+DELETE_CHUNK = 500  # members per DELETE statement: bounds the parameter list
+
+
+def write_members(connection: Connection, tenant: str, members: list[MemberRows]) -> None:
+    """Replace the read-model rows of several members with a few statements."""
+    names = [rows.member_id for rows in members]
+    for start in range(0, len(names), DELETE_CHUNK):
+        chunk = names[start : start + DELETE_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        for table in ("accumulation_views", "visit_views", "member_views"):
+            connection.execute(
+                f"DELETE FROM {table} WHERE tenant = ? AND member_id IN ({marks})", (tenant, *chunk)
+            )
+    connection.executemany(
         "INSERT INTO member_views (tenant, member_id, position, flags) VALUES (?, ?, ?, ?)",
-        (tenant, member, rows.position, rows.flags),
+        [(tenant, rows.member_id, rows.position, rows.flags) for rows in members],
     )
     connection.executemany(
         "INSERT INTO accumulation_views (tenant, member_id, authorization_number, service_code, "
         "accumulates, body) VALUES (?, ?, ?, ?, ?, ?)",
-        [(tenant, member, *key) for key in rows.keys],
+        [(tenant, rows.member_id, *key) for rows in members for key in rows.keys],
     )
     connection.executemany(
         "INSERT INTO visit_views (tenant, visit_id, member_id, body) VALUES (?, ?, ?, ?)",
-        [(tenant, visit_id, member, body) for visit_id, body in rows.visits],
+        [
+            (tenant, visit_id, rows.member_id, body)
+            for rows in members
+            for visit_id, body in rows.visits
+        ],
     )
 
 
