@@ -25,6 +25,7 @@ from services.projections.runner import (
     format_timestamp,
     parse_timestamp,
     resume,
+    resume_many,
     set_tracking,
     write_members,
 )
@@ -65,6 +66,12 @@ class _Batch:
                 projection.step(event)
             self.members[member_id] = projection
         return projection
+
+    def preload(self, member_ids: set[str]) -> None:
+        """Load the members a batch names directly, with a few queries instead of a few each."""
+        missing = sorted(member_ids - set(self.members))
+        if missing:
+            self.members.update(resume_many(self.connection, self.tenant, missing))
 
     def _lookup(self, table: str, column: str, value: str) -> tuple[str, str] | None:
         rows = self.connection.execute(
@@ -133,6 +140,7 @@ class Ledger:
             max(now, parse_timestamp(last[0][1]) + timedelta(microseconds=1)) if last else now
         )
         batch = _Batch(connection, tenant)
+        batch.preload({c.data["member_id"] for c in new if "member_id" in c.data})
         problems = ProblemList()
         for candidate in new:
             warnings = _accept(batch, candidate, position + 1, recorded_at, problems)

@@ -64,17 +64,61 @@ def replay(member_id: str, events: Iterable[LedgerEvent]) -> MemberProjection:
 
 def resume(connection: Connection, tenant: str, member_id: str) -> MemberProjection:
     """The member's projection as stored: facts from the ledger, flags from the read model."""
+    return resume_many(connection, tenant, [member_id])[member_id]
+
+
+PRELOAD_CHUNK = 500  # members per query: bounds the parameter list
+
+
+def resume_many(
+    connection: Connection, tenant: str, member_ids: list[str]
+) -> dict[str, MemberProjection]:
+    """Several members' stored projections with three queries per chunk of members."""
+    tenant_wide = [
+        to_event(row)
+        for row in connection.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE tenant = ? AND member_id IS NULL "
+            "ORDER BY position",
+            (tenant,),
+        )
+    ]
+    own: dict[str, list[LedgerEvent]] = {member: [] for member in member_ids}
+    flags: dict[str, str] = {}
+    for start in range(0, len(member_ids), PRELOAD_CHUNK):
+        chunk = member_ids[start : start + PRELOAD_CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        for row in connection.execute(
+            f"SELECT member_id, {_EVENT_COLUMNS} FROM ledger_events "
+            f"WHERE tenant = ? AND member_id IN ({marks}) ORDER BY position",
+            (tenant, *chunk),
+        ):
+            own[row[0]].append(to_event(row[1:]))
+        for member, text in connection.execute(
+            "SELECT member_id, flags FROM member_views "
+            f"WHERE tenant = ? AND member_id IN ({marks})",
+            (tenant, *chunk),
+        ):
+            flags[member] = text
+    return {
+        member: _folded(member, own[member], tenant_wide, flags.get(member))
+        for member in member_ids
+    }
+
+
+def _folded(
+    member_id: str,
+    own: list[LedgerEvent],
+    tenant_wide: list[LedgerEvent],
+    flags: str | None,
+) -> MemberProjection:
     projection = MemberProjection.empty(member_id)
-    for event in member_events(connection, tenant, member_id):
+    for event in heapq.merge(own, tenant_wide, key=lambda e: e.position):
         projection.facts.apply(event)
         projection.position = event.position
         if event.type != "payer.settings_changed":
             projection.member_position = event.position
-    rows = connection.execute(
-        "SELECT flags FROM member_views WHERE tenant = ? AND member_id = ?", (tenant, member_id)
-    )
-    if rows:
-        projection.flags = flags_from_json(rows[0][0])
+    if flags is not None:
+        projection.flags = flags_from_json(flags)
     return projection
 
 
