@@ -75,11 +75,13 @@ class CheckResult:
 
 
 def _available(result: KeyResult, service_date: date) -> tuple[Decimal, Decimal]:
-    index = period_index(result, service_date)
+    # a span key is one period that stretches to its matched visits, wherever they fall
+    index = 0 if result.frequency == "span" else period_index(result, service_date)
     if index < 0:
         return ZERO, ZERO
     period = result.periods[index]
-    if service_date > period.end:  # after the last period: only what was carried out of it
+    if service_date > period.end and result.frequency != "span":
+        # after the last period: only what was carried out of it
         return ZERO, max(ZERO, period.balance) if result.accumulates else ZERO
     previous = result.periods[index - 1].balance if index > 0 else ZERO
     carried = max(ZERO, previous) if result.accumulates else ZERO

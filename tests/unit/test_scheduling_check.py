@@ -1,0 +1,257 @@
+"""accumulation.md 2.8: the scheduling check.
+
+A proposed visit is checked against its key's state with every known visit: available = regular
+units left in its period + accumulation carried in, max(0, B_(k-1)), not yet drawn. Short by any
+unit gives `insufficient_units` with the shortfall.
+
+In the guide's weekly example (10 a week; used 8, 6, 12, 7; B = 2, 6, 4, 7) that is:
+
+| week | regular left | carried in | drawn from it | available |
+| --- | --- | --- | --- | --- |
+| 1 | 2 | 0 | 0 | 2 |
+| 2 | 4 | 2 | 0 | 6 |
+| 3 | 0 | 6 | 2 | 4 |
+| 4 | 3 | 4 | 0 | 7 |
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.projections.views import CheckResult, scheduling_check
+from tests.unit.builders import CODE, NUMBER, PAYER, WEEK1, History, weekly_example
+
+KEY = (NUMBER, CODE)
+
+
+def decimals(*values: str | int) -> list[Decimal]:
+    return [Decimal(str(value)) for value in values]
+
+
+def day(week: int, weekday: int = 1) -> date:
+    """A date of the example's grid: week 1..n, weekday 0 = Sunday .. 6 = Saturday."""
+    return WEEK1 + timedelta(days=7 * (week - 1) + weekday)
+
+
+def check(
+    history: History,
+    service_date: date,
+    units: str | int,
+    number: str | None = None,
+    payer: str = PAYER,
+    code: str = CODE,
+) -> CheckResult:
+    projection = history.project()
+    return scheduling_check(projection, payer, code, service_date, Decimal(str(units)), number)
+
+
+def available(result: CheckResult) -> list[Decimal]:
+    return [result.available_regular, result.available_accumulated, result.available_total]
+
+
+def allocation(result: CheckResult) -> list[Decimal]:
+    return [result.regular, result.accumulated, result.shortfall]
+
+
+def warning_codes(result: CheckResult) -> list[str]:
+    return [warning["code"] for warning in result.warnings]
+
+
+@pytest.mark.parametrize(
+    ("week", "regular", "accumulated"),
+    [(1, 2, 0), (2, 4, 2), (3, 0, 4), (4, 3, 4)],
+)
+def test_available_is_regular_left_plus_accumulation_carried_in_and_not_yet_drawn(
+    week: int, regular: int, accumulated: int
+):
+    result = check(weekly_example(), day(week, 4), 1)
+    assert result.key == KEY
+    assert available(result) == decimals(regular, accumulated, regular + accumulated)
+
+
+def test_proposed_visit_beyond_the_available_units_gets_insufficient_units_with_the_shortfall():
+    result = check(weekly_example(), day(4, 4), 9)
+    assert allocation(result) == decimals(3, 4, 2)
+    assert warning_codes(result) == ["insufficient_units"]
+    assert Decimal(result.warnings[0]["shortfall"]) == Decimal(2)
+    assert result.warnings[0]["message"]
+
+
+def test_proposed_visit_within_the_available_units_has_no_warning():
+    result = check(weekly_example(), day(4, 4), 7)
+    assert allocation(result) == decimals(3, 4, 0)
+    assert result.warnings == []
+
+
+def test_proposed_visit_draws_regular_units_before_accumulated_ones():
+    result = check(weekly_example(), day(2, 4), "4.5")
+    assert allocation(result) == decimals("4", "0.5", "0")
+
+
+def test_short_by_a_fraction_of_a_unit_is_insufficient():
+    result = check(weekly_example(), day(1, 4), "2.25")
+    assert allocation(result) == decimals("2", "0", "0.25")
+    assert warning_codes(result) == ["insufficient_units"]
+    assert Decimal(result.warnings[0]["shortfall"]) == Decimal("0.25")
+
+
+def test_negative_balance_carried_in_gives_no_accumulated_units():
+    history = weekly_example()
+    history.add("authorization.amended", authorization_id="L1", units="5")  # B = -3, -4, ...
+    result = check(history, day(2, 4), 1)
+    assert available(result) == decimals(0, 0, 0)
+    assert allocation(result) == decimals(0, 0, 1)
+    assert warning_codes(result) == ["insufficient_units"]
+
+
+def test_without_allow_accumulation_only_regular_units_are_available():
+    history = History()
+    history.grant()
+    for week, used in zip((1, 2, 3, 4), (8, 6, 12, 7), strict=True):
+        history.visit(f"v{week}", day(week), used)
+    result = check(history, day(4, 4), 5)
+    assert available(result) == decimals(3, 0, 3)
+    assert allocation(result) == decimals(3, 0, 2)
+    assert warning_codes(result) == ["insufficient_units"]
+
+
+def test_scheduled_visits_reduce_the_available_units_with_include_scheduled_units():
+    history = weekly_example()
+    history.visit("planned", day(4, 3), 5, status="scheduled")
+    assert available(check(history, day(4, 4), 1)) == decimals(3, 4, 7)
+    history.settings(include_scheduled_units=True)
+    assert available(check(history, day(4, 4), 1)) == decimals(0, 2, 2)
+
+
+def test_every_known_visit_of_the_period_counts_also_those_on_later_dates():
+    history = weekly_example()
+    history.visit("saturday", day(4, 6), 2)
+    result = check(history, day(4, 2), 1)  # Tuesday, before the Saturday visit
+    assert available(result) == decimals(1, 4, 5)
+
+
+def test_after_the_last_period_only_the_accumulation_carried_out_of_it_is_available():
+    history = weekly_example()
+    result = check(history, day(6), 8, number=NUMBER)
+    assert result.key == KEY
+    assert available(result) == decimals(0, 7, 7)
+    assert allocation(result) == decimals(0, 7, 1)
+
+
+def test_before_the_first_period_nothing_is_available():
+    result = check(weekly_example(), day(-1), 2, number=NUMBER)
+    assert result.key == KEY
+    assert available(result) == decimals(0, 0, 0)
+    assert allocation(result) == decimals(0, 0, 2)
+
+
+def test_voided_line_keeps_its_key_but_has_nothing_available():
+    history = weekly_example()
+    history.add("authorization.voided", authorization_id="L1")
+    result = check(history, day(4, 4), 1)
+    assert result.key == KEY
+    assert available(result) == decimals(0, 0, 0)
+    assert warning_codes(result) == ["insufficient_units"]
+
+
+@pytest.mark.parametrize(
+    ("service_date", "number", "payer", "code"),
+    [
+        (day(6), None, PAYER, CODE),  # no line covers the date
+        (day(2), "NOPE", PAYER, CODE),  # no line of that number
+        (day(2), None, "payer-2", CODE),  # another payer
+        (day(2), None, PAYER, "G0151"),  # another service code
+    ],
+)
+def test_no_matching_authorization(service_date: date, number: str | None, payer: str, code: str):
+    result = check(weekly_example(), service_date, 2, number=number, payer=payer, code=code)
+    assert result.key is None
+    assert available(result) == decimals(0, 0, 0)
+    assert allocation(result) == decimals(0, 0, 2)
+    assert "no_authorization" in warning_codes(result)
+    insufficient = [w for w in result.warnings if w["code"] == "insufficient_units"]
+    assert [Decimal(w["shortfall"]) for w in insufficient] == [Decimal(2)]
+
+
+def test_the_check_stores_nothing():
+    history = weekly_example()
+    projection = history.project()
+    before = projection.result.keys[KEY].periods
+    scheduling_check(projection, PAYER, CODE, day(4, 4), Decimal(50), None)
+    assert projection.result.keys[KEY].periods == before
+    assert set(projection.facts.visits) == {"v1", "v2", "v3", "v4"}
+
+
+def test_a_visit_scheduled_beyond_the_check_is_recorded_and_shows_as_overuse():
+    history = weekly_example()
+    history.settings(include_scheduled_units=True)
+    proposed = check(history, day(4, 4), 9)
+    override = {"by": "supervisor-1", "reason": "clinically necessary"}
+    history.add(
+        "visit.scheduled",
+        visit_id="beyond",
+        member_id="m-1",
+        payer_id=PAYER,
+        service_code=CODE,
+        service_date=day(4, 4),
+        units="9",
+        override=override,
+    )
+    projection = history.project()
+    recorded = projection.result.keys[KEY].visits["beyond"]
+    assert [recorded.regular, recorded.accumulated] == [proposed.regular, proposed.accumulated]
+    assert recorded.unauthorized == proposed.shortfall == Decimal(2)
+    assert projection.facts.visits["beyond"].override == override
+    assert projection.result.keys[KEY].periods[-1].balance == Decimal(-2)
+
+
+# a span key is one period from the earliest to the latest line or matched visit date (2.3): a
+# visit outside the lines' dates stretches that one period, so it draws the span's regular units
+
+
+def span_history(allow_accumulation: bool) -> History:
+    history = History()
+    history.settings(allow_accumulation=allow_accumulation)
+    history.grant(units=40, start=date(2026, 10, 5), end=date(2026, 11, 30), frequency="span")
+    history.visit("used", date(2026, 10, 20), 10)
+    return history
+
+
+@pytest.mark.parametrize("allow_accumulation", [False, True])
+def test_span_key_inside_its_dates_has_the_regular_units_left(allow_accumulation: bool):
+    result = check(span_history(allow_accumulation), date(2026, 11, 1), 5)
+    assert available(result) == decimals(30, 0, 30)
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize("allow_accumulation", [False, True])
+def test_span_key_after_its_end_offers_the_span_regular_units_the_visit_would_draw(
+    allow_accumulation: bool,
+):
+    history = span_history(allow_accumulation)
+    late = date(2027, 1, 10)
+    result = check(history, late, 5, number=NUMBER)
+    history.visit("late", late, 5, number=NUMBER)
+    recorded = history.project().result.keys[KEY].visits["late"]
+    assert [recorded.regular, recorded.accumulated, recorded.unauthorized] == decimals(5, 0, 0)
+    assert available(result) == decimals(30, 0, 30)
+    assert allocation(result) == decimals(5, 0, 0)
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize("allow_accumulation", [False, True])
+def test_span_key_before_its_start_offers_the_span_regular_units_the_visit_would_draw(
+    allow_accumulation: bool,
+):
+    history = span_history(allow_accumulation)
+    early = date(2026, 9, 1)
+    result = check(history, early, 5, number=NUMBER)
+    history.visit("early", early, 5, number=NUMBER)
+    recorded = history.project().result.keys[KEY].visits["early"]
+    assert [recorded.regular, recorded.accumulated, recorded.unauthorized] == decimals(5, 0, 0)
+    assert available(result) == decimals(30, 0, 30)
+    assert allocation(result) == decimals(5, 0, 0)
+    assert result.warnings == []
