@@ -1,4 +1,4 @@
-"""A real `benefit-ledger serve` process on a free port."""
+"""A real `benefit-ledger serve` process on a free port, and the real command line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -14,11 +15,13 @@ import pytest
 
 BIN = Path(sys.executable).parent / "benefit-ledger"
 STARTUP_TIMEOUT_S = 30
+COMMAND_TIMEOUT_S = 120
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script, as a user would."""
     return subprocess.run(
-        [str(BIN), *args], capture_output=True, text=True, timeout=120, check=False
+        [str(BIN), *args], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
     )
 
 
@@ -28,35 +31,51 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    database: str  # the URL given to `serve --database`, for the other commands
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, database URL) of a running server."""
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A running server on a fresh SQLite file, or on the session's PostgreSQL database."""
     if request.param == "sqlite":
         database = f"sqlite:///{tmp_path / 'ledger.db'}"
     else:
         database = request.getfixturevalue("postgres_url")
+    assert BIN.exists(), f"the console script is not installed next to {sys.executable}"
     port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "serve did not answer /healthz in time"
-            time.sleep(0.2)
-        yield base, database
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(process, base_url, log_path)
+        yield Server(base_url, database)
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, f"serve exited early:\n{log.read_text(errors='replace')}"
+        assert time.monotonic() < deadline, (
+            f"no /healthz in time:\n{log.read_text(errors='replace')}"
+        )
+        time.sleep(0.2)
