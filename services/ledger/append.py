@@ -22,14 +22,15 @@ from services.ledger.validation import CandidateEvent
 from services.projections.facts import LedgerEvent
 from services.projections.member import MemberProjection
 from services.projections.runner import (
+    PRELOAD_CHUNK,
     format_timestamp,
     parse_timestamp,
     resume,
     resume_many,
     set_tracking,
-    write_members,
+    upsert_members,
 )
-from services.projections.serialize import member_rows
+from services.projections.serialize import changed_rows
 from services.projections.views import scheduling_check
 
 AUTHORIZATION_TYPES = ("authorization.amended", "authorization.voided")
@@ -57,6 +58,9 @@ class _Batch:
     visits: dict[str, tuple[str, str]] = field(default_factory=dict)
     tenant_wide: list[LedgerEvent] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    stepped: set[str] = field(default_factory=set)  # members whose rows this batch changes
+    # (table, id) -> (member, payer) of authorizations and visits stored before this batch
+    stored: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
 
     def member(self, member_id: str) -> MemberProjection:
         projection = self.members.get(member_id)
@@ -73,7 +77,29 @@ class _Batch:
         if missing:
             self.members.update(resume_many(self.connection, self.tenant, missing))
 
+    def preload_references(self, candidates: list[CandidateEvent]) -> None:
+        """Look up every authorization and visit the batch names with a query per table."""
+        for table, column in (
+            ("authorization_index", "authorization_id"),
+            ("visit_index", "visit_id"),
+        ):
+            ids = sorted({c.data[column] for c in candidates if column in c.data})
+            for start in range(0, len(ids), PRELOAD_CHUNK):
+                chunk = ids[start : start + PRELOAD_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                found = {
+                    row[0]: (row[1], row[2])
+                    for row in self.connection.execute(
+                        f"SELECT {column}, member_id, payer_id FROM {table} "
+                        f"WHERE tenant = ? AND {column} IN ({marks})",
+                        (self.tenant, *chunk),
+                    )
+                }
+                self.stored.update({(table, i): found.get(i) for i in chunk})
+
     def _lookup(self, table: str, column: str, value: str) -> tuple[str, str] | None:
+        if (table, value) in self.stored:
+            return self.stored[(table, value)]
         rows = self.connection.execute(
             f"SELECT member_id, payer_id FROM {table} WHERE tenant = ? AND {column} = ?",
             (self.tenant, value),
@@ -140,7 +166,11 @@ class Ledger:
             max(now, parse_timestamp(last[0][1]) + timedelta(microseconds=1)) if last else now
         )
         batch = _Batch(connection, tenant)
-        batch.preload({c.data["member_id"] for c in new if "member_id" in c.data})
+        batch.preload_references(new)
+        batch.preload(
+            {c.data["member_id"] for c in new if "member_id" in c.data}
+            | {found[0] for key in batch.stored if (found := batch.stored[key]) is not None}
+        )
         problems = ProblemList()
         for candidate in new:
             warnings = _accept(batch, candidate, position + 1, recorded_at, problems)
@@ -256,6 +286,7 @@ def _accept(
     if member_id is None:
         for member in batch.payer_members(candidate.data["payer_id"]):
             batch.member(member).step(event)
+            batch.stepped.add(member)
         batch.tenant_wide.append(event)
         batch.rows.append(_row(batch.tenant, event, candidate, None))
         return []
@@ -267,6 +298,7 @@ def _accept(
         candidate.type == "visit.confirmed" and batch.visit(candidate.data["visit_id"]) is None
     )
     projection.step(event)
+    batch.stepped.add(member_id)
     _remember(batch, candidate, member_id, new_visit)
     batch.rows.append(_row(batch.tenant, event, candidate, member_id))
     return warnings
@@ -342,5 +374,6 @@ def _store(batch: _Batch, last_position: int) -> None:
         "INSERT INTO visit_index (tenant, visit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
         [(tenant, vid, member, payer) for vid, (member, payer) in batch.visits.items()],
     )
-    write_members(connection, tenant, [member_rows(p) for p in batch.members.values()])
+    stepped = [batch.members[member_id] for member_id in sorted(batch.stepped)]
+    upsert_members(connection, tenant, [changed_rows(p) for p in stepped])
     set_tracking(connection, last_position)

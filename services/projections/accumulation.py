@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
 from services.projections.facts import KeyId, Line, MemberFacts, PayerSettings, Visit
 from services.projections.periods import periods_between
@@ -18,8 +20,7 @@ from services.projections.periods import periods_between
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
-class Allocation:
+class Allocation(NamedTuple):
     """How a visit's counted units were drawn: regular, accumulated, unauthorized overuse."""
 
     regular: Decimal = ZERO
@@ -27,8 +28,7 @@ class Allocation:
     unauthorized: Decimal = ZERO
 
 
-@dataclass(frozen=True)
-class PeriodResult:
+class PeriodResult(NamedTuple):
     start: date
     end: date
     authorized: Decimal
@@ -117,6 +117,15 @@ def key_frequency(lines: list[Line]) -> str:
     return (active or lines)[-1].frequency
 
 
+@lru_cache(maxsize=4096)
+def _grid(
+    frequency: str, first: date, last: date, week_starts_on: str
+) -> tuple[tuple[tuple[date, date], ...], tuple[date, ...]]:
+    """The period grid and its start dates; many keys share a span, so it is cached."""
+    grid = tuple(periods_between(frequency, first, last, week_starts_on))
+    return grid, tuple(start for start, _ in grid)
+
+
 def compute_key(
     key: KeyId, lines: list[Line], visits: list[Visit], settings: PayerSettings
 ) -> KeyResult:
@@ -125,8 +134,7 @@ def compute_key(
     frequency = key_frequency(lines)
     dates = [d for line in lines for d in (line.start_date, line.end_date)]
     dates += [visit.service_date for visit in visits]
-    grid = periods_between(frequency, min(dates), max(dates), settings.week_starts_on)
-    starts = [start for start, _ in grid]
+    grid, starts = _grid(frequency, min(dates), max(dates), settings.week_starts_on)
     authorized = [ZERO] * len(grid)
     for line in lines:
         if not line.active or line.end_date < line.start_date:
@@ -135,7 +143,7 @@ def compute_key(
         last = bisect_right(starts, line.end_date) - 1
         for index in range(first, last + 1):
             authorized[index] += line.units
-    by_period: list[list[Visit]] = [[] for _ in grid]
+    by_period: dict[int, list[Visit]] = defaultdict(list)
     for visit in visits:
         by_period[bisect_right(starts, visit.service_date) - 1].append(visit)
     periods, allocations = _allocate(grid, authorized, by_period, visits, settings)
@@ -151,23 +159,35 @@ def compute_key(
     )
 
 
+def _visit_order(visit: Visit) -> tuple[date, int]:
+    return (visit.service_date, visit.first_position)
+
+
 def _allocate(
-    grid: list[tuple[date, date]],
+    grid: tuple[tuple[date, date], ...],
     authorized: list[Decimal],
-    by_period: list[list[Visit]],
+    by_period: dict[int, list[Visit]],
     visits: list[Visit],
     settings: PayerSettings,
 ) -> tuple[list[PeriodResult], dict[str, Allocation]]:
     """Walk the periods: B_k = B_(k-1) + authorized_k - used_k; draw regular, then carried."""
-    all_missed = _all_missed_dates(visits)
+    all_missed = _all_missed_dates(visits) if settings.exclude_missed_days else set()
+    accumulates = settings.allow_accumulation
     balance = ZERO
     periods: list[PeriodResult] = []
     allocations: dict[str, Allocation] = {}
-    for (start, end), granted, period_visits in zip(grid, authorized, by_period, strict=True):
-        carried = balance if settings.allow_accumulation else ZERO
+    for index, ((start, end), granted) in enumerate(zip(grid, authorized, strict=True)):
+        carried = balance if accumulates else ZERO
+        period_visits = by_period.get(index)
+        if not period_visits:  # most periods of a long key: nothing to draw
+            balance = carried + granted
+            periods.append(PeriodResult(start, end, granted, ZERO, ZERO, ZERO, ZERO, balance))
+            continue
         regular_left, accumulated_left = granted, max(ZERO, carried)
         used = drawn_regular = drawn_accumulated = unauthorized = ZERO
-        for visit in sorted(period_visits, key=lambda v: (v.service_date, v.first_position)):
+        if len(period_visits) > 1:
+            period_visits.sort(key=_visit_order)
+        for visit in period_visits:
             units = counted_units(visit, settings, all_missed)
             regular = min(units, regular_left)
             accumulated = min(units - regular, accumulated_left)
@@ -188,36 +208,46 @@ def _allocate(
     return periods, allocations
 
 
-def compute_member(facts: MemberFacts) -> MemberResult:
-    """Every key of a member and every visit's allocation, from the member's facts."""
+def unmatched_allocation(facts: MemberFacts, visit: Visit) -> Allocation:
+    """An unauthorized visit: all its counted units are overuse, never in a balance (2.2)."""
+    settings = facts.settings_for(visit.payer_id)
+    return Allocation(unauthorized=counted_units(visit, settings, _all_missed_dates([visit])))
+
+
+def compute_key_of(facts: MemberFacts, key: KeyId, visits: list[Visit]) -> KeyResult:
+    """One key of a member, given the visits matched to it."""
+    key_lines = facts.key_lines(key)
+    return compute_key(key, key_lines, visits, facts.settings_for(key_lines[-1].payer_id))
+
+
+def match_all(facts: MemberFacts) -> dict[str, KeyId | None]:
+    """The key every visit of the member draws from, or None (2.2)."""
     lines = list(facts.lines.values())
-    matches: dict[str, KeyId | None] = {}
-    matched: dict[KeyId, list[Visit]] = defaultdict(list)
-    unmatched_visits: list[Visit] = []
-    for visit in facts.visits.values():
-        key = match_visit(
+    return {
+        visit.visit_id: match_visit(
             lines,
             visit.payer_id,
             visit.service_code,
             visit.service_date,
             visit.authorization_number,
         )
-        matches[visit.visit_id] = key
+        for visit in facts.visits.values()
+    }
+
+
+def compute_member(facts: MemberFacts) -> MemberResult:
+    """Every key of a member and every visit's allocation, from the member's facts.
+
+    The reference: `MemberProjection` computes the same results one touched key at a time.
+    """
+    matches = match_all(facts)
+    matched: dict[KeyId, list[Visit]] = defaultdict(list)
+    unmatched: dict[str, Allocation] = {}
+    for visit in facts.visits.values():
+        key = matches[visit.visit_id]
         if key is None:
-            unmatched_visits.append(visit)
+            unmatched[visit.visit_id] = unmatched_allocation(facts, visit)
         else:
             matched[key].append(visit)
-    keys: dict[KeyId, KeyResult] = {}
-    for key in facts.key_ids():
-        key_lines = facts.key_lines(key)
-        settings = facts.settings_for(key_lines[-1].payer_id)
-        keys[key] = compute_key(key, key_lines, matched[key], settings)
-    unmatched = {
-        visit.visit_id: Allocation(
-            unauthorized=counted_units(
-                visit, facts.settings_for(visit.payer_id), _all_missed_dates([visit])
-            )
-        )
-        for visit in unmatched_visits
-    }
+    keys = {key: compute_key_of(facts, key, matched[key]) for key in facts.key_ids()}
     return MemberResult(keys=keys, unmatched=unmatched, matches=matches)

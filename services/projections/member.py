@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from services.projections.accumulation import KeyResult, MemberResult, compute_member
+from services.projections.accumulation import (
+    Allocation,
+    KeyResult,
+    MemberResult,
+    compute_key_of,
+    match_all,
+    match_visit,
+    unmatched_allocation,
+)
 from services.projections.facts import KeyId, LedgerEvent, MemberFacts
 
 CAUSES = ("authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse")
@@ -28,40 +36,218 @@ class Flag:
 
 @dataclass
 class MemberProjection:
+    """One member's facts, the results of its keys, and its negative-accrual flags.
+
+    `step` folds one event in and recomputes only the keys the event can change: the key of a
+    visit (before and after it moved), the keys sharing a line's service code (visits may change
+    lines), the keys of a payer whose settings changed. With `track_changes`, it also remembers
+    which keys and visits now answer differently, so the incremental path writes only those rows.
+    """
+
     facts: MemberFacts
     flags: dict[KeyId, Flag] = field(default_factory=dict)
-    position: int = 0  # the last event stepped, tenant-wide ones included
+    position: int = 0  # the last event folded in, tenant-wide ones included
     member_position: int = 0  # the last event of this member itself
-    _result: MemberResult | None = None
+    track_changes: bool = False
+    changed_keys: set[KeyId] = field(default_factory=set)
+    changed_visits: set[str] = field(default_factory=set)
+    _matches: dict[str, KeyId | None] | None = None
+    _key_visits: dict[KeyId, set[str]] = field(default_factory=dict)
+    _keys: dict[KeyId, KeyResult] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, member_id: str) -> MemberProjection:
-        return cls(MemberFacts(member_id))
+    def empty(cls, member_id: str, track_changes: bool = False) -> MemberProjection:
+        return cls(MemberFacts(member_id), track_changes=track_changes)
+
+    # -- results, computed on demand and kept until an event touches them ---------------------
+
+    @property
+    def matches(self) -> dict[str, KeyId | None]:
+        if self._matches is None:
+            self._matches = match_all(self.facts)
+            self._key_visits = {}
+            for visit_id, key in self._matches.items():
+                if key is not None:
+                    self._key_visits.setdefault(key, set()).add(visit_id)
+        return self._matches
+
+    def key_result(self, key: KeyId) -> KeyResult:
+        result = self._keys.get(key)
+        if result is None:
+            result = self._compute(key)
+            self._keys[key] = result
+        return result
+
+    def _compute(self, key: KeyId) -> KeyResult:
+        self.matches  # noqa: B018 - fills the visits of each key
+        visits = [self.facts.visits[visit_id] for visit_id in self._key_visits.get(key, ())]
+        return compute_key_of(self.facts, key, visits)
 
     @property
     def result(self) -> MemberResult:
-        if self._result is None:
-            self._result = compute_member(self.facts)
-        return self._result
+        """Every key and visit (what compute_member gives for the same facts)."""
+        matches = self.matches
+        keys = {key: self.key_result(key) for key in self.facts.key_ids()}
+        unmatched = {
+            visit_id: unmatched_allocation(self.facts, self.facts.visits[visit_id])
+            for visit_id, key in matches.items()
+            if key is None
+        }
+        return MemberResult(keys=keys, unmatched=unmatched, matches=matches)
+
+    def allocation(self, visit_id: str) -> Allocation:
+        key = self.matches[visit_id]
+        if key is None:
+            return unmatched_allocation(self.facts, self.facts.visits[visit_id])
+        return self.key_result(key).visits.get(visit_id, Allocation())
+
+    # -- folding events ------------------------------------------------------------------------
+
+    def fold(self, event: LedgerEvent) -> None:
+        """Fold one event into the facts without computing anything (flags are not kept)."""
+        assert event.position > self.position, "events must be folded in ledger order"
+        self.facts.apply(event)
+        self.position = event.position
+        if event.type != "payer.settings_changed":
+            self.member_position = event.position
+        self._matches = None
+        self._keys = {}
 
     def step(self, event: LedgerEvent) -> None:
         """Fold one event in; flag keys it turned negative, clear keys it made whole."""
         assert event.position > self.position, "events must be stepped in ledger order"
         reduction = _is_reduction(self.facts, event)
         confirming = _is_confirmation(self.facts, event)
+        self.matches  # noqa: B018 - the matches before the event, to see which visits move
+        before = self._keys_before(event)
+        if self.track_changes:
+            for key in before:
+                self.key_result(key)  # the old answer, to tell which visits changed
         self.facts.apply(event)
         self.position = event.position
         if event.type != "payer.settings_changed":
             self.member_position = event.position
-        self._result = compute_member(self.facts)
-        for key, key_result in self._result.keys.items():
-            if not key_result.negative:
+        touched = before | self._rematch(event)
+        for key in sorted(touched):
+            old = self._keys.get(key)
+            result = self._compute(key)
+            self._keys[key] = result
+            if self.track_changes:
+                self._note_changes(key, old, result)
+            if not result.negative:
                 self.flags.pop(key, None)
             elif key not in self.flags:
-                cause = _cause(self.facts, event, key_result, reduction, confirming)
+                cause = _cause(self.facts, event, result, reduction, confirming)
                 self.flags[key] = Flag(cause, event.event_id, event.position)
-        for key in set(self.flags) - set(self._result.keys):
-            del self.flags[key]
+
+    def clear_changes(self) -> None:
+        self.changed_keys = set()
+        self.changed_visits = set()
+
+    def _note_changes(self, key: KeyId, old: KeyResult | None, new: KeyResult) -> None:
+        self.changed_keys.add(key)
+        for visit_id, allocation in new.visits.items():
+            before = old.visits.get(visit_id) if old is not None else None
+            # compared as stored text: Decimal("0") == Decimal("0.0"), but they read differently
+            if before is None or list(map(str, before)) != list(map(str, allocation)):
+                self.changed_visits.add(visit_id)
+
+    def _keys_before(self, event: LedgerEvent) -> set[KeyId]:
+        """The keys whose inputs the event changes, judged before it is applied."""
+        data = event.data
+        if event.type == "payer.settings_changed":
+            payer_id = data["payer_id"]
+            if self.track_changes:
+                self.changed_visits.update(
+                    visit_id
+                    for visit_id, key in self.matches.items()
+                    if key is None and self.facts.visits[visit_id].payer_id == payer_id
+                )
+            return {
+                key
+                for key in self.facts.key_ids()
+                if self.facts.key_lines(key)[-1].payer_id == payer_id
+            }
+        code = _line_service_code(self.facts, event)
+        if code is not None:
+            return {key for key in self.facts.key_ids() if key[1] == code}
+        if event.type.startswith("visit."):
+            keys: set[KeyId] = set()
+            current = self.matches.get(data["visit_id"])
+            if current is not None:
+                keys.add(current)
+            upcoming = self._upcoming_key(event)
+            if upcoming is not None:
+                keys.add(upcoming)
+            return keys
+        return set()
+
+    def _upcoming_key(self, event: LedgerEvent) -> KeyId | None:
+        """The key a visit will match once the event is applied (for its old answer)."""
+        data = event.data
+        visit = self.facts.visits.get(data["visit_id"])
+        if visit is None:
+            if "service_code" not in data:
+                return None
+            payer_id, code = data["payer_id"], data["service_code"]
+            number = data.get("authorization_number")
+        else:
+            payer_id, code, number = visit.payer_id, visit.service_code, visit.authorization_number
+        day = data.get("service_date")
+        service_date = date.fromisoformat(day) if day else visit.service_date if visit else None
+        if service_date is None:
+            return None
+        return match_visit(self.facts.lines.values(), payer_id, code, service_date, number)
+
+    def _rematch(self, event: LedgerEvent) -> set[KeyId]:
+        """Match again the visits the event may move; the keys they left or joined."""
+        matches = self.matches
+        code = _line_service_code(self.facts, event)
+        if code is not None:
+            visit_ids = [v.visit_id for v in self.facts.visits.values() if v.service_code == code]
+            touched = {key for key in self.facts.key_ids() if key[1] == code}
+        elif event.type.startswith("visit."):
+            visit_ids = [event.data["visit_id"]]
+            touched = set()
+            if self.track_changes:
+                self.changed_visits.add(event.data["visit_id"])
+        else:
+            return set()
+        lines = list(self.facts.lines.values())
+        for visit_id in visit_ids:
+            visit = self.facts.visits[visit_id]
+            old = matches.get(visit_id)
+            new = match_visit(
+                lines,
+                visit.payer_id,
+                visit.service_code,
+                visit.service_date,
+                visit.authorization_number,
+            )
+            if old == new and visit_id in matches:
+                continue
+            matches[visit_id] = new
+            if old is not None:
+                self._key_visits[old].discard(visit_id)
+                touched.add(old)
+            if new is not None:
+                self._key_visits.setdefault(new, set()).add(visit_id)
+                touched.add(new)
+            if self.track_changes:
+                self.changed_visits.add(visit_id)
+        return touched
+
+
+def _line_service_code(facts: MemberFacts, event: LedgerEvent) -> str | None:
+    """The service code of the line an authorization event is about (None for other events)."""
+    data = event.data
+    if event.type in ("authorization.granted", "authorization.service_removed"):
+        code: str = data["service_code"]
+        return code
+    if event.type in ("authorization.amended", "authorization.voided"):
+        line = facts.lines.get(data["authorization_id"])
+        return line.service_code if line is not None else None
+    return None
 
 
 def _is_reduction(facts: MemberFacts, event: LedgerEvent) -> bool:

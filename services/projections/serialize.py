@@ -28,17 +28,22 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _period(period: PeriodResult) -> dict[str, str]:
-    return {
-        "start": period.start.isoformat(),
-        "end": period.end.isoformat(),
-        "authorized": str(period.authorized),
-        "used": str(period.used),
-        "from_regular": str(period.from_regular),
-        "from_accumulation": str(period.from_accumulation),
-        "unauthorized": str(period.unauthorized),
-        "balance": str(period.balance),
-    }
+PERIOD_FIELDS = (
+    "start",
+    "end",
+    "authorized",
+    "used",
+    "from_regular",
+    "from_accumulation",
+    "unauthorized",
+    "balance",
+)
+
+
+def _period(period: PeriodResult) -> list[str]:
+    """A period as a row of PERIOD_FIELDS: a two-year weekly key is ~100 of them, kept compact."""
+    start, end, *amounts = period
+    return [start.isoformat(), end.isoformat(), *map(str, amounts)]
 
 
 def _flag(flag: Flag | None) -> dict[str, Any] | None:
@@ -60,25 +65,17 @@ def key_body(result: KeyResult, flag: Flag | None) -> dict[str, Any]:
     }
 
 
-def key_from_body(body: dict[str, Any]) -> tuple[KeyResult, Flag | None]:
-    periods = tuple(
-        PeriodResult(
-            date.fromisoformat(p["start"]),
-            date.fromisoformat(p["end"]),
-            *(
-                Decimal(p[name])
-                for name in (
-                    "authorized",
-                    "used",
-                    "from_regular",
-                    "from_accumulation",
-                    "unauthorized",
-                    "balance",
-                )
-            ),
-        )
-        for p in body["periods"]
+def _period_from_row(row: list[str] | dict[str, str]) -> PeriodResult:
+    if isinstance(row, dict):  # the first release stored periods as objects
+        row = [row[name] for name in PERIOD_FIELDS]
+    start, end, *amounts = row
+    return PeriodResult(
+        date.fromisoformat(start), date.fromisoformat(end), *(Decimal(a) for a in amounts)
     )
+
+
+def key_from_body(body: dict[str, Any]) -> tuple[KeyResult, Flag | None]:
+    periods = tuple(_period_from_row(row) for row in body["periods"])
     result = KeyResult(
         key=(body["authorization_number"], body["service_code"]),
         payer_id=body["payer_id"],
@@ -101,52 +98,71 @@ def _allocation(allocation: Allocation) -> dict[str, str]:
     }
 
 
+def visit_body(projection: MemberProjection, visit_id: str) -> dict[str, Any]:
+    """The contract's visit answer."""
+    visit = projection.facts.visits[visit_id]
+    key: KeyId | None = projection.matches.get(visit_id)
+    return {
+        "visit_id": visit.visit_id,
+        "member_id": visit.member_id,
+        "payer_id": visit.payer_id,
+        "service_code": visit.service_code,
+        "status": visit.status,
+        "service_date": visit.service_date.isoformat(),
+        "units": str(visit.units),
+        "key": None if key is None else {"authorization_number": key[0], "service_code": key[1]},
+        "unauthorized": key is None,
+        "allocation": _allocation(projection.allocation(visit_id)),
+        "override": visit.override,
+    }
+
+
 def visit_bodies(projection: MemberProjection) -> dict[str, dict[str, Any]]:
     """The contract's visit answer for every visit of the member."""
-    result = projection.result
-    bodies: dict[str, dict[str, Any]] = {}
-    for visit in projection.facts.visits.values():
-        key: KeyId | None = result.matches.get(visit.visit_id)
-        if key is not None:
-            allocation = result.keys[key].visits.get(visit.visit_id, Allocation())
-        else:
-            allocation = result.unmatched.get(visit.visit_id, Allocation())
-        bodies[visit.visit_id] = {
-            "visit_id": visit.visit_id,
-            "member_id": visit.member_id,
-            "payer_id": visit.payer_id,
-            "service_code": visit.service_code,
-            "status": visit.status,
-            "service_date": visit.service_date.isoformat(),
-            "units": str(visit.units),
-            "key": None
-            if key is None
-            else {"authorization_number": key[0], "service_code": key[1]},
-            "unauthorized": key is None,
-            "allocation": _allocation(allocation),
-            "override": visit.override,
-        }
-    return bodies
+    return {visit_id: visit_body(projection, visit_id) for visit_id in projection.facts.visits}
+
+
+def _key_row(projection: MemberProjection, key: KeyId) -> tuple[str, str, int, str]:
+    result = projection.key_result(key)
+    body = _dumps(key_body(result, projection.flags.get(key)))
+    return (key[0], key[1], int(result.accumulates), body)
+
+
+def _flags_text(projection: MemberProjection) -> str:
+    return _dumps(sorted([[key[0], key[1], _flag(flag)] for key, flag in projection.flags.items()]))
 
 
 def member_rows(projection: MemberProjection) -> MemberRows:
-    result = projection.result
-    keys = tuple(
-        (
-            key[0],
-            key[1],
-            int(key_result.accumulates),
-            _dumps(key_body(key_result, projection.flags.get(key))),
-        )
-        for key, key_result in sorted(result.keys.items())
-    )
+    """Every row of the member: what rebuild writes and what the stored rows must equal."""
+    keys = tuple(_key_row(projection, key) for key in projection.facts.key_ids())
     visits = tuple(
-        (visit_id, _dumps(body)) for visit_id, body in sorted(visit_bodies(projection).items())
+        (visit_id, _dumps(visit_body(projection, visit_id)))
+        for visit_id in sorted(projection.facts.visits)
     )
-    flags = _dumps(
-        sorted([[key[0], key[1], _flag(flag)] for key, flag in projection.flags.items()])
+    return MemberRows(
+        projection.facts.member_id,
+        projection.member_position,
+        _flags_text(projection),
+        keys,
+        visits,
     )
-    return MemberRows(projection.facts.member_id, projection.member_position, flags, keys, visits)
+
+
+def changed_rows(projection: MemberProjection) -> MemberRows:
+    """Only the rows the events stepped since the last call changed (the incremental path)."""
+    keys = tuple(_key_row(projection, key) for key in sorted(projection.changed_keys))
+    visits = tuple(
+        (visit_id, _dumps(visit_body(projection, visit_id)))
+        for visit_id in sorted(projection.changed_visits)
+    )
+    projection.clear_changes()
+    return MemberRows(
+        projection.facts.member_id,
+        projection.member_position,
+        _flags_text(projection),
+        keys,
+        visits,
+    )
 
 
 def flags_from_json(text: str) -> dict[KeyId, Flag]:

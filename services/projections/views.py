@@ -105,7 +105,7 @@ def scheduling_check(
     )
     regular_left = accumulated_left = ZERO
     if key is not None:
-        regular_left, accumulated_left = _available(projection.result.keys[key], service_date)
+        regular_left, accumulated_left = _available(projection.key_result(key), service_date)
     regular = min(units, regular_left)
     accumulated = min(units - regular, accumulated_left)
     shortfall = units - regular - accumulated

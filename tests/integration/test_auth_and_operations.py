@@ -125,8 +125,9 @@ async def test_recalculate_reports_checked_and_corrected(client: httpx.AsyncClie
     connection = tenant.database.connect()
     with connection.transaction():
         connection.execute(
-            'UPDATE accumulation_views SET body = REPLACE(body, \'"balance":"7"\', '
-            '\'"balance":"70"\') WHERE tenant = ?',
+            # the last period's balance (the last field of a period row) 7 -> 70
+            "UPDATE accumulation_views SET body = REPLACE(body, ',\"7\"]', ',\"70\"]') "
+            "WHERE tenant = ?",
             (tenant.name,),
         )
     connection.close()

@@ -1,0 +1,130 @@
+"""The incremental member projection equals recomputing everything after every event.
+
+`MemberProjection.step` recomputes only the keys an event can change and, tracking changes, hands
+out only the rows that changed. The reference here recomputes the whole member after every event
+(`compute_member`) and keeps flags on every key, as the rules read (2.7). Random histories come
+from the replay property test's generator; events the ledger would refuse are skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+
+from services.ledger.errors import ProblemList
+from services.ledger.rules import check_event
+from services.ledger.validation import validate_batch
+from services.projections.accumulation import compute_member
+from services.projections.facts import KeyId, LedgerEvent, MemberFacts
+from services.projections.member import (
+    Flag,
+    MemberProjection,
+    _cause,
+    _is_confirmation,
+    _is_reduction,
+)
+from services.projections.runner import replay
+from services.projections.serialize import changed_rows, member_rows
+from tests.integration.test_replay_property import histories
+
+
+@dataclass
+class Reference:
+    """The rules read literally: every key recomputed after every event."""
+
+    facts: MemberFacts
+    flags: dict[KeyId, Flag] = field(default_factory=dict)
+
+    def step(self, event: LedgerEvent) -> None:
+        reduction = _is_reduction(self.facts, event)
+        confirming = _is_confirmation(self.facts, event)
+        self.facts.apply(event)
+        for key, result in compute_member(self.facts).keys.items():
+            if not result.negative:
+                self.flags.pop(key, None)
+            elif key not in self.flags:
+                cause = _cause(self.facts, event, result, reduction, confirming)
+                self.flags[key] = Flag(cause, event.event_id, event.position)
+
+
+@dataclass
+class StoredRows:
+    """Rows written the incremental way: each step's changed rows over the earlier ones."""
+
+    position: int = 0
+    flags: str = "[]"
+    keys: dict[tuple[str, str], tuple[str, str, int, str]] = field(default_factory=dict)
+    visits: dict[str, str] = field(default_factory=dict)
+
+    def write(self, projection: MemberProjection) -> None:
+        rows = changed_rows(projection)
+        self.position, self.flags = rows.position, rows.flags
+        self.keys.update({(row[0], row[1]): row for row in rows.keys})
+        self.visits.update(dict(rows.visits))
+
+    def equal_to_full(self, projection: MemberProjection) -> bool:
+        full = member_rows(projection)
+        return (
+            (self.position, self.flags) == (full.position, full.flags)
+            and tuple(self.keys[k] for k in sorted(self.keys)) == full.keys
+            and tuple(sorted(self.visits.items())) == full.visits
+        )
+
+
+def _member_of(event_type: str, data: dict[str, object], owners: dict[str, str]) -> str | None:
+    if event_type == "payer.settings_changed":
+        return None
+    if "member_id" in data:
+        return str(data["member_id"])
+    reference = data.get("authorization_id") or data.get("visit_id")
+    return owners.get(str(reference))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=histories())
+def test_stepping_touched_keys_equals_recomputing_every_key(history) -> None:
+    members, steps = history
+    incremental = {m: MemberProjection.empty(m, track_changes=True) for m in members}
+    reference = {m: Reference(MemberFacts(m)) for m in members}
+    stored = {m: StoredRows() for m in members}
+    events: dict[str, list[LedgerEvent]] = {m: [] for m in members}
+    owners: dict[str, str] = {}
+    position, now = 0, datetime(2026, 1, 1, tzinfo=UTC)
+    checked = 0
+    for raw, _, hours in steps:
+        now += timedelta(hours=hours)
+        (candidate,) = validate_batch({"events": [raw]})
+        data = candidate.data
+        member = _member_of(candidate.type, data, owners)
+        if member is None and candidate.type != "payer.settings_changed":
+            continue  # a reference the ledger would refuse as unknown
+        targets = [member] if member is not None else list(members)
+        problems = ProblemList()
+        for target in targets:
+            check_event(incremental[target].facts, 0, candidate.type, data, problems)
+        if problems.problems:
+            continue
+        if member is not None and candidate.type in ("visit.scheduled", "visit.confirmed"):
+            owners.setdefault(data["visit_id"], member)
+        if candidate.type == "authorization.granted" and member is not None:
+            if data["authorization_id"] in owners:
+                continue  # granted twice: refused by the ledger
+            owners[data["authorization_id"]] = member
+        position += 1
+        event = LedgerEvent(position, candidate.event_id, candidate.type, data, now)
+        for target in targets:
+            incremental[target].step(event)
+            reference[target].step(event)
+            events[target].append(event)
+            projection = incremental[target]
+            assert projection.result == compute_member(projection.facts)
+            assert projection.flags == reference[target].flags
+            stored[target].write(projection)
+            assert stored[target].equal_to_full(projection)
+            checked += 1
+    for member in members:
+        rebuilt = replay(member, events[member])
+        assert member_rows(rebuilt) == member_rows(incremental[member])
+    assert checked > 0
