@@ -52,16 +52,25 @@ def _rebuild(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from services.ledger.db import Database
-    from services.projections.runner import members_of, recalculate, truncate_read_models
+    from services.projections.runner import (
+        members_of,
+        recalculate,
+        recalculate_in_parallel,
+        truncate_read_models,
+    )
 
     console = Console(stderr=True)
     database = Database(_database_url(args.database))
     database.migrate()
+    workers = args.workers or (os.cpu_count() or 1 if database.dialect == "postgres" else 1)
+    if workers > 1 and database.dialect != "postgres":
+        console.print("SQLite has one writer at a time: rebuilding with 1 worker")
+        workers = 1
     connection = database.connect()
     try:
         if args.from_scratch:
             with connection.transaction(lock_ledger=True):
-                truncate_read_models(connection)
+                truncate_read_models(connection, args.tenant)
         total = len(members_of(connection, args.tenant))
         with Progress(
             "[progress.description]{task.description}",
@@ -70,10 +79,14 @@ def _rebuild(args: argparse.Namespace) -> int:
             TimeElapsedColumn(),
             console=console,
         ) as progress:
-            task = progress.add_task("replaying members", total=total)
-            checked, corrected = recalculate(
-                connection, args.tenant, None, lambda n: progress.advance(task, n)
-            )
+            task = progress.add_task(f"replaying members ({workers} workers)", total=total)
+            advance = lambda n: progress.advance(task, n)  # noqa: E731
+            if workers > 1:
+                checked, corrected = recalculate_in_parallel(
+                    database.url, args.tenant, workers, advance
+                )
+            else:
+                checked, corrected = recalculate(connection, args.tenant, None, advance)
         _track_ledger_end(connection)
     finally:
         connection.close()
@@ -175,7 +188,18 @@ def parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--database", help=DATABASE_HELP)
     rebuild.add_argument("--tenant", help="only this tenant (default: all)")
-    rebuild.add_argument("--from-scratch", action="store_true", help="empty the read models first")
+    rebuild.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="empty the read models (of --tenant, or all) first",
+    )
+    rebuild.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes replaying members side by side (default: one per core on PostgreSQL, "
+        "1 on SQLite)",
+    )
     rebuild.set_defaults(run=_rebuild)
 
     demo = commands.add_parser(

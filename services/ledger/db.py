@@ -71,6 +71,25 @@ class Connection:
         else:
             self.raw.executemany(sql, rows)
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Insert many rows: COPY on PostgreSQL (several times faster), executemany on SQLite."""
+        rows = [tuple(row) for row in rows]
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if self.dialect == "postgres":
+            with (
+                self.raw.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            self.raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
     @contextmanager
     def transaction(self, lock_ledger: bool = False) -> Iterator[Connection]:
         """One transaction. `lock_ledger` serializes writers so positions commit in order."""

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from services.ledger.db import Connection, Row
+from services.ledger.db import Connection, Database, Row
 from services.ledger.schema import PROJECTION_NAME, READ_MODEL_TABLES
 from services.projections.facts import LedgerEvent
 from services.projections.member import MemberProjection
@@ -149,17 +149,19 @@ def write_members(connection: Connection, tenant: str, members: list[MemberRows]
             connection.execute(
                 f"DELETE FROM {table} WHERE tenant = ? AND member_id IN ({marks})", (tenant, *chunk)
             )
-    connection.executemany(
-        "INSERT INTO member_views (tenant, member_id, position, flags) VALUES (?, ?, ?, ?)",
+    connection.insert_rows(
+        "member_views",
+        ("tenant", "member_id", "position", "flags"),
         [(tenant, rows.member_id, rows.position, rows.flags) for rows in members],
     )
-    connection.executemany(
-        "INSERT INTO accumulation_views (tenant, member_id, authorization_number, service_code, "
-        "accumulates, body) VALUES (?, ?, ?, ?, ?, ?)",
+    connection.insert_rows(
+        "accumulation_views",
+        ("tenant", "member_id", "authorization_number", "service_code", "accumulates", "body"),
         [(tenant, rows.member_id, *key) for rows in members for key in rows.keys],
     )
-    connection.executemany(
-        "INSERT INTO visit_views (tenant, visit_id, member_id, body) VALUES (?, ?, ?, ?)",
+    connection.insert_rows(
+        "visit_views",
+        ("tenant", "visit_id", "member_id", "body"),
         [
             (tenant, visit_id, rows.member_id, body)
             for rows in members
@@ -255,6 +257,57 @@ def recalculate(
     return checked, corrected
 
 
+def recalculate_in_parallel(
+    url: str, tenant: str | None, workers: int, progress: Progress | None = None
+) -> tuple[int, int]:
+    """`recalculate` of whole tenants by several processes (PostgreSQL), one chunk per task.
+
+    Each chunk's transaction takes the ledger in SHARE mode: chunks run side by side while a
+    batch being recorded (EXCLUSIVE) waits, so no older replay overwrites a newer row.
+    """
+    import multiprocessing
+
+    connection = Database(url).connect()
+    try:
+        members = members_of(connection, tenant)
+    finally:
+        connection.close()
+    # several chunks per worker, so the workers finish together
+    size = max(1, min(RECALCULATE_CHUNK, len(members) // (workers * 4)))
+    chunks = [members[start : start + size] for start in range(0, len(members), size)]
+    checked = corrected = 0
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_open_worker, initargs=(url,)) as pool:
+        for done, fixed in pool.imap_unordered(_recalculate_chunk, chunks):
+            checked += done
+            corrected += fixed
+            if progress is not None:
+                progress(done)
+    return checked, corrected
+
+
+_worker_connection: Connection | None = None
+
+
+def _open_worker(url: str) -> None:
+    global _worker_connection
+    _worker_connection = Database(url).connect()
+
+
+def _recalculate_chunk(chunk: list[tuple[str, str]]) -> tuple[int, int]:
+    connection = _worker_connection
+    assert connection is not None, "the pool initializer opens the connection"
+    by_tenant: dict[str, list[str]] = {}
+    for member_tenant, member in chunk:
+        by_tenant.setdefault(member_tenant, []).append(member)
+    corrected = 0
+    with connection.transaction():
+        connection.execute("LOCK TABLE ledger_events IN SHARE MODE")
+        for member_tenant, names in by_tenant.items():
+            corrected += _recalculate_members(connection, member_tenant, names)
+    return len(chunk), corrected
+
+
 def _recalculate_members(connection: Connection, tenant: str, member_ids: list[str]) -> int:
     tenant_wide = [
         to_event(row)
@@ -318,6 +371,12 @@ def read_members(
     }
 
 
-def truncate_read_models(connection: Connection) -> None:
+def truncate_read_models(connection: Connection, tenant: str | None = None) -> None:
+    """Empty the read models, of one tenant or of all (then the tracking position too)."""
+    if tenant is None:
+        for table in READ_MODEL_TABLES:
+            connection.execute(f"DELETE FROM {table}")
+        return
     for table in READ_MODEL_TABLES:
-        connection.execute(f"DELETE FROM {table}")
+        if table != "projection_tracking":
+            connection.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
