@@ -25,6 +25,8 @@ SCHEMA_SQL = (
         ON ledger_events (tenant, member_id, position)""",
     """CREATE INDEX IF NOT EXISTS ledger_events_tenant_wide ON ledger_events (tenant, position)
         WHERE member_id IS NULL""",
+    # known_at: the last position recorded by a moment (recorded_at grows with position)
+    "CREATE INDEX IF NOT EXISTS ledger_events_recorded ON ledger_events (recorded_at)",
     """CREATE TABLE IF NOT EXISTS authorization_index (
         tenant TEXT NOT NULL,
         authorization_id TEXT NOT NULL,

@@ -117,6 +117,29 @@ async def member_state(
     return MemberState(member_id, position, keys, visits)
 
 
+async def key_state(
+    reader: Reader, tenant: str, member_id: str, key: KeyId, known_at: datetime | None
+) -> MemberState:
+    """The member with only the one key asked for: one row read instead of the whole member."""
+    if known_at is not None:
+        return await member_state(reader, tenant, member_id, known_at)
+    position = await tracking_position(reader)
+    rows = await reader.fetch(
+        "SELECT body FROM accumulation_views WHERE tenant = ? AND member_id = ? "
+        "AND authorization_number = ? AND service_code = ?",
+        (tenant, member_id, *key),
+    )
+    if not rows:
+        members = await reader.fetch(
+            "SELECT 1 FROM member_views WHERE tenant = ? AND member_id = ?", (tenant, member_id)
+        )
+        if not members:
+            raise NotFoundError(f"member {member_id!r} not found")
+        return MemberState(member_id, position, {}, {})
+    result, flag = key_from_body(json.loads(rows[0][0]))
+    return MemberState(member_id, position, {result.key: (result, flag)}, {})
+
+
 def unauthorized_visits(state: MemberState) -> list[dict[str, Any]]:
     """Visits that match no key: never in a balance, never silently dropped (2.2)."""
     return [

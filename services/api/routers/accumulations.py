@@ -94,8 +94,9 @@ async def accumulation_detail(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     day, moment = parse_as_of(as_of), parse_known_at(known_at)
-    state = await queries.member_state(ctx.reader, caller.tenant, member_id, moment)
-    view = queries.one_view(state, (authorization_number, service_code), day)
+    key = (authorization_number, service_code)
+    state = await queries.key_state(ctx.reader, caller.tenant, member_id, key, moment)
+    view = queries.one_view(state, key, day)
     return detail(view, moment or utc_now(), state.position)
 
 
