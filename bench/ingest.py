@@ -1,0 +1,186 @@
+"""Ingest through HTTP against `serve` on PostgreSQL: 500-event batches, and single events.
+
+The load generator is this process; the service is another. Projection lag is the time from a
+batch's answer until the balance query reflects it (its `position` reaches the batch's last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from datetime import date, timedelta
+
+import httpx
+
+from bench.common import api_key, event, log, median, percentile, serve
+
+TENANT = "bench-ingest"
+FIRST_SUNDAY = date(2025, 11, 30)
+SPAN_DAYS = 364
+BATCH = 500
+
+
+def _grant(member: int) -> dict[str, object]:
+    return event(
+        "authorization.granted",
+        {
+            "authorization_id": f"line-{member}",
+            "authorization_number": f"AUTH-{member}",
+            "member_id": f"member-{member}",
+            "payer_id": "payer-1",
+            "service_code": "T1019",
+            "frequency": "week",
+            "units": "20",
+            "start_date": FIRST_SUNDAY.isoformat(),
+            "end_date": (FIRST_SUNDAY + timedelta(days=SPAN_DAYS - 1)).isoformat(),
+        },
+    )
+
+
+class Visits:
+    """New visits for random members; thread-safe ids."""
+
+    def __init__(self, members: int, seed: int, prefix: str) -> None:
+        self.members = members
+        self.prefix = prefix
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.next_id = 0
+
+    def scheduled(self) -> tuple[int, dict[str, object]]:
+        with self.lock:
+            self.next_id += 1
+            number = self.next_id
+            member = self.random.randrange(self.members)
+            day = FIRST_SUNDAY + timedelta(days=self.random.randrange(SPAN_DAYS))
+        return member, event(
+            "visit.scheduled",
+            {
+                "visit_id": f"{self.prefix}-{number}",
+                "member_id": f"member-{member}",
+                "payer_id": "payer-1",
+                "service_code": "T1019",
+                "service_date": day.isoformat(),
+                "units": "2",
+            },
+        )
+
+    def batch(self) -> tuple[int, list[dict[str, object]]]:
+        events: list[dict[str, object]] = []
+        member = 0
+        while len(events) < BATCH:
+            member, scheduled = self.scheduled()
+            data = scheduled["data"]
+            assert isinstance(data, dict)
+            events += [scheduled, event("visit.confirmed", {"visit_id": data["visit_id"]})]
+        return member, events
+
+
+def _post(client: httpx.Client, events: list[dict[str, object]]) -> int:
+    answer = client.post("/v1/events", json={"events": events})
+    if answer.status_code != 200:
+        raise RuntimeError(f"POST /v1/events answered {answer.status_code}: {answer.text[:500]}")
+    return max(int(result["position"]) for result in answer.json()["results"])
+
+
+def _seed(client: httpx.Client, members: int) -> None:
+    _post(
+        client,
+        [event("payer.settings_changed", {"payer_id": "payer-1", "allow_accumulation": True})],
+    )
+    for start in range(0, members, BATCH):
+        _post(client, [_grant(m) for m in range(start, min(members, start + BATCH))])
+
+
+def _lag(client: httpx.Client, member: int, position: int) -> float:
+    """Seconds from now until the member's balance query reflects `position`."""
+    started = time.perf_counter()
+    while True:
+        answer = client.get(f"/v1/members/member-{member}/accumulations/AUTH-{member}/T1019")
+        if answer.status_code == 200 and int(answer.json()["position"]) >= position:
+            return time.perf_counter() - started
+        time.sleep(0.001)
+
+
+def batched(base_url: str, key: str, members: int, batches: int) -> dict[str, float]:
+    visits = Visits(members, seed=1, prefix="batched")
+    work = [visits.batch() for _ in range(batches)]
+    lags: list[float] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def poster(share: list[tuple[int, list[dict[str, object]]]]) -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
+            try:
+                for member, events in share:
+                    position = _post(client, events)
+                    lag = _lag(client, member, position)
+                    with lock:
+                        lags.append(lag)
+            except BaseException as error:  # reported after the threads join
+                errors.append(error)
+
+    threads = [threading.Thread(target=poster, args=(work[i::2],)) for i in range(2)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return {
+        "ingest_batched_events_per_s": round(batches * BATCH / elapsed),
+        "projection_lag_p50_ms": round(median(lags) * 1000, 2),
+        "projection_lag_p99_ms": round(percentile(lags, 0.99) * 1000, 2),
+    }
+
+
+async def _single(base_url: str, key: str, members: int, seconds: float) -> dict[str, float]:
+    visits = Visits(members, seed=2, prefix="single")
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=16)
+
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, timeout=60, limits=limits
+    ) as client:
+
+        async def one_client() -> None:
+            while time.perf_counter() < deadline:
+                _, scheduled = visits.scheduled()
+                sent = time.perf_counter()
+                answer = await client.post("/v1/events", json={"events": [scheduled]})
+                if answer.status_code != 200:
+                    raise RuntimeError(f"answered {answer.status_code}: {answer.text[:300]}")
+                latencies.append(time.perf_counter() - sent)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(16)))
+        elapsed = time.perf_counter() - started
+    return {
+        "ingest_single_requests_per_s": round(len(latencies) / elapsed),
+        "ingest_single_p50_ms": round(median(latencies) * 1000, 2),
+        "ingest_single_p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
+def run(database_url: str, scale: float) -> dict[str, float]:
+    members = max(20, int(5000 * scale))
+    batches = max(20, int(200 * scale))
+    seconds = max(2.0, 15.0 * scale)
+    key = api_key(database_url, TENANT)
+    with serve(database_url) as server:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
+            log(f"ingest: seeding {members:,} members with a weekly authorization")
+            _seed(client, members)
+        log(f"ingest: {batches} batches of {BATCH} visit events, 2 posters")
+        figures = batched(server.base_url, key, members, batches)
+        log(f"ingest: single events from 16 clients for {seconds:.0f} s")
+        figures |= asyncio.run(_single(server.base_url, key, members, seconds))
+    return figures
