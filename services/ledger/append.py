@@ -192,15 +192,23 @@ def _deduplicate(
 ) -> tuple[list[EventOutcome | None], list[CandidateEvent]]:
     """Split a batch into replays of recorded events and new ones; a reused id is refused."""
     ids = sorted({candidate.event_id for candidate in candidates})
-    placeholders = ", ".join("?" for _ in ids)
-    existing = {
-        row[0]: (row[1], int(row[2]), parse_timestamp(row[3]))
-        for row in connection.execute(
+    if connection.dialect == "postgres":
+        # a join on the array probes the unique index whatever the statistics say; a long IN
+        # list on a freshly grown, not yet analyzed ledger was planned as a sequential scan
+        rows = connection.execute(
+            "SELECT e.event_id, e.body_hash, e.position, e.recorded_at "
+            "FROM unnest(?::text[]) AS ids(event_id) "
+            "JOIN ledger_events e ON e.tenant = ? AND e.event_id = ids.event_id",
+            (ids, tenant),
+        )
+    else:
+        placeholders = ", ".join("?" for _ in ids)
+        rows = connection.execute(
             "SELECT event_id, body_hash, position, recorded_at FROM ledger_events "
             f"WHERE tenant = ? AND event_id IN ({placeholders})",
             (tenant, *ids),
         )
-    }
+    existing = {row[0]: (row[1], int(row[2]), parse_timestamp(row[3])) for row in rows}
     outcomes: list[EventOutcome | None] = [None] * (max(c.index for c in candidates) + 1)
     seen: dict[str, str] = {}
     new: list[CandidateEvent] = []
