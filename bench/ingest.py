@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import httpx
 
 from bench.common import api_key, event, log, median, percentile, serve
+from bench.loadgen import closed_loop
 
 TENANT = "bench-ingest"
 FIRST_SUNDAY = date(2025, 11, 30)
@@ -141,27 +142,13 @@ def batched(base_url: str, key: str, members: int, batches: int) -> dict[str, fl
 
 async def _single(base_url: str, key: str, members: int, seconds: float) -> dict[str, float]:
     visits = Visits(members, seed=2, prefix="single")
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=16)
-
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, timeout=60, limits=limits
-    ) as client:
-
-        async def one_client() -> None:
-            while time.perf_counter() < deadline:
-                _, scheduled = visits.scheduled()
-                sent = time.perf_counter()
-                answer = await client.post("/v1/events", json={"events": [scheduled]})
-                if answer.status_code != 200:
-                    raise RuntimeError(f"answered {answer.status_code}: {answer.text[:300]}")
-                latencies.append(time.perf_counter() - sent)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(16)))
-        elapsed = time.perf_counter() - started
+    latencies, elapsed = await closed_loop(
+        base_url,
+        {"Authorization": f"Bearer {key}"},
+        lambda: {"events": [visits.scheduled()[1]]},
+        clients=16,
+        seconds=seconds,
+    )
     return {
         "ingest_single_requests_per_s": round(len(latencies) / elapsed),
         "ingest_single_p50_ms": round(median(latencies) * 1000, 2),

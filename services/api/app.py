@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,8 +10,10 @@ from fastapi import FastAPI
 
 from services.api import errors
 from services.api.deps import Context
-from services.api.routers import accumulations, admin, events, ops, reports, visits
+from services.api.routers import accumulations, admin, events, feeds, ops, reports, visits, webhooks
 from services.api.settings import Settings
+from services.api.ticker import tick_schedule
+from services.api.webhooks.worker import WebhookWorker
 from services.ledger.append import Ledger
 from services.ledger.db import Database
 from services.projections.reads import make_reader
@@ -27,8 +30,21 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await ctx.reader.close()
+        ctx.notifier.bind(asyncio.get_running_loop())
+        stop = asyncio.Event()
+        tasks = []
+        if settings.delivery_workers:
+            tasks.append(asyncio.create_task(WebhookWorker(database).run(stop)))
+            if settings.tick_interval_seconds > 0:
+                tasks.append(
+                    asyncio.create_task(tick_schedule(ctx, settings.tick_interval_seconds, stop))
+                )
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await ctx.reader.close()
 
     app = FastAPI(
         title="benefit-ledger",
@@ -38,6 +54,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.context = ctx
     errors.install(app)
-    for module in (events, accumulations, visits, reports, admin, ops):
+    for module in (events, accumulations, visits, reports, admin, feeds, webhooks, ops):
         app.include_router(module.router)
     return app

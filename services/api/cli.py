@@ -1,4 +1,4 @@
-"""The `benefit-ledger` command: serve, keys create, rebuild, demo."""
+"""The `benefit-ledger` command: serve, keys create, rebuild, tick, relay, demo."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
     from services.api.settings import Settings
 
     settings = Settings(database_url=_database_url(args.database))
+    if args.no_workers:
+        settings.delivery_workers = False
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
@@ -155,6 +157,30 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tick(args: argparse.Namespace) -> int:
+    from services.ledger.db import Database
+    from services.projections.tick import tick
+
+    database = Database(_database_url(args.database))
+    database.migrate()
+    today = date.fromisoformat(args.date) if args.date else None
+    emitted = tick(database, today)
+    print(f"tick: {emitted} balance.changed event(s) for new periods", file=sys.stderr)
+    return 0
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from services.api.relay import run_relay
+
+    return run_relay(
+        _database_url(args.database),
+        args.nats,
+        stream=args.stream,
+        once=args.once,
+        poll_interval=args.poll_interval,
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="benefit-ledger",
@@ -169,6 +195,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--database", help=DATABASE_HELP)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="do not run the webhook delivery worker and the period tick in this process",
+    )
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="manage API keys")
@@ -201,6 +232,37 @@ def parser() -> argparse.ArgumentParser:
         "1 on SQLite)",
     )
     rebuild.set_defaults(run=_rebuild)
+
+    tick = commands.add_parser(
+        "tick",
+        help="emit balance.changed for every active key whose new period has started "
+        "(idempotent: for cron or a systemd timer)",
+    )
+    tick.add_argument("--database", help=DATABASE_HELP)
+    tick.add_argument("--date", help="the day to tick for (YYYY-MM-DD, default today in UTC)")
+    tick.set_defaults(run=_tick)
+
+    relay = commands.add_parser(
+        "relay", help="publish derived events to NATS JetStream, resuming from its checkpoint"
+    )
+    relay.add_argument("--database", help=DATABASE_HELP)
+    relay.add_argument(
+        "--nats", default="nats://127.0.0.1:4222", help="NATS server URL (default %(default)s)"
+    )
+    relay.add_argument(
+        "--stream",
+        default="BENEFIT_LEDGER",
+        help="JetStream stream for subjects benefit-ledger.> (created if missing; "
+        "default %(default)s)",
+    )
+    relay.add_argument("--once", action="store_true", help="publish what is there, then exit")
+    relay.add_argument(
+        "--poll-interval",
+        type=float,
+        default=0.5,
+        help="seconds between looks for new events (default %(default)s)",
+    )
+    relay.set_defaults(run=_relay)
 
     demo = commands.add_parser(
         "demo", help="load the guide's weekly example into a fresh store and print its table"

@@ -1,24 +1,36 @@
 """Appending a batch: idempotency, rules against each member's state, positions, projections.
 
-One transaction per batch holds the ledger lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL
-`LOCK TABLE ledger_events IN EXCLUSIVE MODE`), so positions are assigned as max + 1 and commit in
-order: gap-free, and a reader following positions never misses a late commit. The projections are
-updated in the same transaction, so an answered write is visible to the next query.
+Concurrent batches are group-committed: one transaction records every batch queued meanwhile,
+each still all or nothing. The transaction holds the ledger lock (SQLite `BEGIN IMMEDIATE`,
+PostgreSQL `LOCK TABLE ledger_events IN EXCLUSIVE MODE`), so positions are assigned as max + 1 and
+commit in order: gap-free, and a reader following positions never misses a late commit. The
+projections are updated in the same transaction, so an answered write is visible to the next
+query.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from services.ledger.db import Connection, Database
-from services.ledger.errors import EventIdReusedError, ForbiddenError, Problem, ProblemList
+from services.ledger.errors import (
+    EventIdReusedError,
+    ForbiddenError,
+    InfrastructureError,
+    LedgerError,
+    Problem,
+    ProblemList,
+)
 from services.ledger.rules import check_event
 from services.ledger.validation import CandidateEvent
+from services.projections.derived import from_change
+from services.projections.emit import Derived, store_derived
 from services.projections.facts import LedgerEvent
 from services.projections.member import MemberProjection
 from services.projections.runner import (
@@ -75,7 +87,11 @@ class _Batch:
         """Load the members a batch names directly, with a few queries instead of a few each."""
         missing = sorted(member_ids - set(self.members))
         if missing:
-            self.members.update(resume_many(self.connection, self.tenant, missing))
+            loaded = resume_many(self.connection, self.tenant, missing)
+            for projection in loaded.values():
+                for event in self.tenant_wide:  # settings changes earlier in this group
+                    projection.step(event)
+            self.members.update(loaded)
 
     def preload_references(self, candidates: list[CandidateEvent]) -> None:
         """Look up every authorization and visit the batch names with a query per table."""
@@ -83,7 +99,10 @@ class _Batch:
             ("authorization_index", "authorization_id"),
             ("visit_index", "visit_id"),
         ):
-            ids = sorted({c.data[column] for c in candidates if column in c.data})
+            ids = sorted(
+                {c.data[column] for c in candidates if column in c.data}
+                - {value for (name, value) in self.stored if name == table}
+            )
             for start in range(0, len(ids), PRELOAD_CHUNK):
                 chunk = ids[start : start + PRELOAD_CHUNK]
                 marks = ", ".join("?" for _ in chunk)
@@ -123,54 +142,199 @@ class _Batch:
         return sorted({row[0] for row in rows} | set(self.members))
 
 
+GROUP_EVENTS = 5_000  # events one group commit takes at most (it always takes one request)
+
+
+@dataclass
+class _Request:
+    """One caller's batch waiting for a group commit, and what became of it."""
+
+    tenant: str
+    candidates: list[CandidateEvent]
+    may_override: bool
+    now: datetime
+    outcomes: list[EventOutcome] | None = None
+    error: BaseException | None = None
+
+
 class Ledger:
-    """The write side. One writer at a time per process; the database lock covers the rest."""
+    """The write side, with group commit.
+
+    Callers queue their batches; whoever holds the writer lock takes every queued batch (up to
+    GROUP_EVENTS events) and records them in one transaction: one ledger lock, one position
+    lookup and one commit serve many concurrent requests. Each batch stays all or nothing: a
+    refused batch gets its own error and the group is checked again without it, before anything
+    is written. Batches are taken in arrival order, so no caller waits behind later ones.
+    """
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer: one group at a time
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Request] = []
         self._connection: Connection | None = None
+        self.listeners: list[Callable[[], None]] = []  # called after each commit that wrote
 
     def append(
         self, tenant: str, candidates: list[CandidateEvent], *, may_override: bool, now: datetime
     ) -> list[EventOutcome]:
-        with self._lock:
-            if self._connection is None:
-                self._connection = self.database.connect()
-            connection = self._connection
-            try:
-                with connection.transaction(lock_ledger=True):
-                    return self._append(connection, tenant, candidates, may_override, now)
-            except Exception:
-                if connection.dialect == "postgres" and connection.raw.closed:
-                    self._connection = None  # reconnect on the next batch
-                raise
+        request = _Request(tenant, candidates, may_override, now)
+        with self._queue_lock:
+            self._queue.append(request)
+        while request.outcomes is None and request.error is None:
+            with self._lock:
+                if request.outcomes is not None or request.error is not None:
+                    break
+                self._commit(self._take())
+        if request.error is not None:
+            raise request.error
+        assert request.outcomes is not None
+        return request.outcomes
 
-    def _append(
-        self,
-        connection: Connection,
-        tenant: str,
-        candidates: list[CandidateEvent],
-        may_override: bool,
-        now: datetime,
-    ) -> list[EventOutcome]:
-        outcomes, new = _deduplicate(connection, tenant, candidates)
-        if not new:
-            return [outcome for outcome in outcomes if outcome is not None]
-        _check_overrides(new, may_override)
-        last = connection.execute(
-            "SELECT position, recorded_at FROM ledger_events ORDER BY position DESC LIMIT 1"
+    def _take(self) -> list[_Request]:
+        with self._queue_lock:
+            taken, events = 0, 0
+            for request in self._queue:
+                if taken and events + len(request.candidates) > GROUP_EVENTS:
+                    break
+                taken += 1
+                events += len(request.candidates)
+            group, self._queue = self._queue[:taken], self._queue[taken:]
+        return group
+
+    def _commit(self, group: list[_Request]) -> None:
+        if self._connection is None:
+            try:
+                self._connection = self.database.connect()
+            except Exception as error:
+                for request in group:
+                    request.error = error
+                return
+        connection = self._connection
+        try:
+            with connection.transaction(lock_ledger=True):
+                accepted = _record_group(connection, group)
+        except Exception as error:
+            if connection.dialect == "postgres" and connection.raw.closed:
+                self._connection = None  # reconnect on the next group
+            for request in group:
+                if request.error is None:
+                    request.outcomes = None
+                    request.error = error
+            return
+        for request, outcomes in accepted:
+            request.outcomes = outcomes
+        if any(o.status == "recorded" for _, outcomes in accepted for o in outcomes):
+            for listener in self.listeners:
+                listener()
+
+
+class _Refused(Exception):
+    """One request of a group was refused; the group is checked again without it."""
+
+
+def _record_group(
+    connection: Connection, group: list[_Request]
+) -> list[tuple[_Request, list[EventOutcome]]]:
+    """Record every acceptable request of the group; refused ones get their error set."""
+    pending = list(group)
+    while True:
+        try:
+            return _record_all(connection, pending)
+        except _Refused as refused:
+            request = refused.args[0]
+            pending.remove(request)
+
+
+def _record_all(
+    connection: Connection, group: list[_Request]
+) -> list[tuple[_Request, list[EventOutcome]]]:
+    """Check the requests in order against shared state; write everything once at the end."""
+    if not group:
+        return []
+    last = connection.execute(
+        "SELECT position, recorded_at FROM ledger_events ORDER BY position DESC LIMIT 1"
+    )
+    position = int(last[0][0]) if last else 0
+    now = max(request.now for request in group)
+    recorded_at = max(now, parse_timestamp(last[0][1]) + timedelta(microseconds=1)) if last else now
+    known = _recorded_ids(connection, group)
+    batches: dict[str, _Batch] = {}
+    for request in group:
+        batches.setdefault(request.tenant, _Batch(connection, request.tenant))
+    for tenant, batch in batches.items():  # a few queries for the whole group
+        candidates = [c for r in group if r.tenant == tenant for c in r.candidates]
+        batch.preload_references(candidates)
+        batch.preload(_named_members(batch, candidates))
+    accepted: list[tuple[_Request, list[EventOutcome]]] = []
+    for request in group:
+        batch = batches[request.tenant]
+        try:
+            outcomes, position = _append(
+                batch, known[request.tenant], request, position, recorded_at
+            )
+        except InfrastructureError:
+            raise
+        except LedgerError as error:
+            request.error = error
+            raise _Refused(request) from error
+        accepted.append((request, outcomes))
+    for batch in batches.values():
+        _store(batch)
+    if any(batch.rows for batch in batches.values()):
+        set_tracking(connection, position)
+    return accepted
+
+
+def _recorded_ids(
+    connection: Connection, group: list[_Request]
+) -> dict[str, dict[str, tuple[str, int, datetime]]]:
+    """Per tenant, the group's event ids already in the ledger: body hash, position, time."""
+    ids: dict[str, set[str]] = {}
+    for request in group:
+        ids.setdefault(request.tenant, set()).update(c.event_id for c in request.candidates)
+    known: dict[str, dict[str, tuple[str, int, datetime]]] = {}
+    for tenant, tenant_ids in ids.items():
+        rows = _find_ids(connection, tenant, sorted(tenant_ids))
+        known[tenant] = {row[0]: (row[1], int(row[2]), parse_timestamp(row[3])) for row in rows}
+    return known
+
+
+def _find_ids(connection: Connection, tenant: str, ids: list[str]) -> list[tuple[Any, ...]]:
+    if connection.dialect == "postgres":
+        # a join on the array probes the unique index whatever the statistics say; a long IN
+        # list on a freshly grown, not yet analyzed ledger was planned as a sequential scan
+        return connection.execute(
+            "SELECT e.event_id, e.body_hash, e.position, e.recorded_at "
+            "FROM unnest(?::text[]) AS ids(event_id) "
+            "JOIN ledger_events e ON e.tenant = ? AND e.event_id = ids.event_id",
+            (ids, tenant),
         )
-        position = int(last[0][0]) if last else 0
-        recorded_at = (
-            max(now, parse_timestamp(last[0][1]) + timedelta(microseconds=1)) if last else now
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), PRELOAD_CHUNK):
+        chunk = ids[start : start + PRELOAD_CHUNK]
+        placeholders = ", ".join("?" for _ in chunk)
+        rows += connection.execute(
+            "SELECT event_id, body_hash, position, recorded_at FROM ledger_events "
+            f"WHERE tenant = ? AND event_id IN ({placeholders})",
+            (tenant, *chunk),
         )
-        batch = _Batch(connection, tenant)
+    return rows
+
+
+def _append(
+    batch: _Batch,
+    known: dict[str, tuple[str, int, datetime]],
+    request: _Request,
+    position: int,
+    recorded_at: datetime,
+) -> tuple[list[EventOutcome], int]:
+    """One request against the group's state so far; its outcomes and the last position."""
+    outcomes, new = _deduplicate(known, request.candidates)
+    if new:
+        _check_overrides(new, request.may_override)
         batch.preload_references(new)
-        batch.preload(
-            {c.data["member_id"] for c in new if "member_id" in c.data}
-            | {found[0] for key in batch.stored if (found := batch.stored[key]) is not None}
-        )
+        batch.preload(_named_members(batch, new))
         problems = ProblemList()
         for candidate in new:
             warnings = _accept(batch, candidate, position + 1, recorded_at, problems)
@@ -180,41 +344,34 @@ class Ledger:
                     candidate.event_id, "recorded", position, recorded_at, warnings
                 )
         problems.raise_if_any()
-        _store(batch, position)
-        for index, outcome in enumerate(outcomes):
-            if outcome is not None and outcome.status == "duplicate" and outcome.position == 0:
-                outcomes[index] = _in_batch_original(outcomes, outcome.event_id)
-        return [outcome for outcome in outcomes if outcome is not None]
+    for index, outcome in enumerate(outcomes):
+        if outcome is not None and outcome.status == "duplicate" and outcome.position == 0:
+            outcomes[index] = _in_batch_original(outcomes, outcome.event_id)
+    answered = [outcome for outcome in outcomes if outcome is not None]
+    for candidate in new:  # later requests of the group see these as recorded
+        outcome = outcomes[candidate.index]
+        assert outcome is not None
+        known[candidate.event_id] = (candidate.body_hash, outcome.position, outcome.recorded_at)
+    return answered, position
+
+
+def _named_members(batch: _Batch, candidates: list[CandidateEvent]) -> set[str]:
+    """The members the events name, directly or through a stored authorization or visit."""
+    return {c.data["member_id"] for c in candidates if "member_id" in c.data} | {
+        found[0] for found in batch.stored.values() if found is not None
+    }
 
 
 def _deduplicate(
-    connection: Connection, tenant: str, candidates: list[CandidateEvent]
+    known: dict[str, tuple[str, int, datetime]], candidates: list[CandidateEvent]
 ) -> tuple[list[EventOutcome | None], list[CandidateEvent]]:
     """Split a batch into replays of recorded events and new ones; a reused id is refused."""
-    ids = sorted({candidate.event_id for candidate in candidates})
-    if connection.dialect == "postgres":
-        # a join on the array probes the unique index whatever the statistics say; a long IN
-        # list on a freshly grown, not yet analyzed ledger was planned as a sequential scan
-        rows = connection.execute(
-            "SELECT e.event_id, e.body_hash, e.position, e.recorded_at "
-            "FROM unnest(?::text[]) AS ids(event_id) "
-            "JOIN ledger_events e ON e.tenant = ? AND e.event_id = ids.event_id",
-            (ids, tenant),
-        )
-    else:
-        placeholders = ", ".join("?" for _ in ids)
-        rows = connection.execute(
-            "SELECT event_id, body_hash, position, recorded_at FROM ledger_events "
-            f"WHERE tenant = ? AND event_id IN ({placeholders})",
-            (tenant, *ids),
-        )
-    existing = {row[0]: (row[1], int(row[2]), parse_timestamp(row[3])) for row in rows}
     outcomes: list[EventOutcome | None] = [None] * (max(c.index for c in candidates) + 1)
     seen: dict[str, str] = {}
     new: list[CandidateEvent] = []
     reused: list[Problem] = []
     for candidate in candidates:
-        stored = existing.get(candidate.event_id)
+        stored = known.get(candidate.event_id)
         earlier = stored[0] if stored else seen.get(candidate.event_id)
         if earlier is not None and earlier != candidate.body_hash:
             reused.append(Problem(candidate.index, "id", "already used for another event"))
@@ -366,7 +523,7 @@ def _row(
     )
 
 
-def _store(batch: _Batch, last_position: int) -> None:
+def _store(batch: _Batch) -> None:
     connection, tenant = batch.connection, batch.tenant
     connection.executemany(
         "INSERT INTO ledger_events (position, tenant, event_id, type, member_id, payer_id, data, "
@@ -383,5 +540,23 @@ def _store(batch: _Batch, last_position: int) -> None:
         [(tenant, vid, member, payer) for vid, (member, payer) in batch.visits.items()],
     )
     stepped = [batch.members[member_id] for member_id in sorted(batch.stepped)]
+    derived = _derived(stepped)  # before changed_rows clears what the steps noted
     upsert_members(connection, tenant, [changed_rows(p) for p in stepped])
-    set_tracking(connection, last_position)
+    store_derived(connection, tenant, derived)
+
+
+def _derived(stepped: list[MemberProjection]) -> list[Derived]:
+    """The batch's derived events in ledger order (by member within one event)."""
+    changes = sorted(
+        (
+            (change.event.position, p.facts.member_id, index, change)
+            for p in stepped
+            for index, change in enumerate(p.key_changes)
+        ),
+        key=lambda item: item[:3],
+    )
+    return [
+        Derived(event_type, data, change.event.position, change.event.recorded_at)
+        for _, member_id, _, change in changes
+        for event_type, data in from_change(member_id, change)
+    ]

@@ -6,6 +6,9 @@ Written to run unchanged on SQLite and PostgreSQL. Timestamps are stored as fixe
 
 from __future__ import annotations
 
+from services.api.relay_schema import RELAY_SCHEMA_SQL
+from services.api.webhooks.schema import WEBHOOK_SCHEMA_SQL
+
 SCHEMA_VERSION = 1
 
 SCHEMA_SQL = (
@@ -25,8 +28,11 @@ SCHEMA_SQL = (
         ON ledger_events (tenant, member_id, position)""",
     """CREATE INDEX IF NOT EXISTS ledger_events_tenant_wide ON ledger_events (tenant, position)
         WHERE member_id IS NULL""",
-    # known_at: the last position recorded by a moment (recorded_at grows with position)
-    "CREATE INDEX IF NOT EXISTS ledger_events_recorded ON ledger_events (recorded_at)",
+    # known_at: the last position recorded by a moment (recorded_at grows with position), found
+    # by one backward step on this index; MAX(position) over a recorded_at range scanned it
+    """CREATE INDEX IF NOT EXISTS ledger_events_recorded_position
+        ON ledger_events (recorded_at, position)""",
+    "DROP INDEX IF EXISTS ledger_events_recorded",
     """CREATE TABLE IF NOT EXISTS authorization_index (
         tenant TEXT NOT NULL,
         authorization_id TEXT NOT NULL,
@@ -80,6 +86,35 @@ SCHEMA_SQL = (
         position BIGINT NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    # derived events (subscriptions): written with the rows that cause them, never rebuilt
+    """CREATE TABLE IF NOT EXISTS derived_events (
+        tenant TEXT NOT NULL,
+        sequence BIGINT NOT NULL,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (tenant, sequence)
+    )""",
+    """CREATE TABLE IF NOT EXISTS key_versions (
+        tenant TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        authorization_number TEXT NOT NULL,
+        service_code TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        PRIMARY KEY (tenant, member_id, authorization_number, service_code)
+    )""",
+    """CREATE TABLE IF NOT EXISTS period_ticks (
+        tenant TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        authorization_number TEXT NOT NULL,
+        service_code TEXT NOT NULL,
+        period_start TEXT NOT NULL,
+        PRIMARY KEY (tenant, member_id, authorization_number, service_code, period_start)
+    )""",
+    *WEBHOOK_SCHEMA_SQL,
+    *RELAY_SCHEMA_SQL,
 )
 
 READ_MODEL_TABLES = ("member_views", "accumulation_views", "visit_views", "projection_tracking")

@@ -34,6 +34,18 @@ class Flag:
     position: int
 
 
+@dataclass(frozen=True)
+class KeyChange:
+    """A key an event touched, before and after (what the derived events are made of)."""
+
+    key: KeyId
+    before: KeyResult | None  # None: the key did not exist yet
+    after: KeyResult
+    event: LedgerEvent
+    flag: Flag | None  # the key's flag after the event
+    flagged: bool  # the event turned the key negative (a new flag)
+
+
 @dataclass
 class MemberProjection:
     """One member's facts, the results of its keys, and its negative-accrual flags.
@@ -51,6 +63,7 @@ class MemberProjection:
     track_changes: bool = False
     changed_keys: set[KeyId] = field(default_factory=set)
     changed_visits: set[str] = field(default_factory=set)
+    key_changes: list[KeyChange] = field(default_factory=list)  # with track_changes, in order
     _matches: dict[str, KeyId | None] | None = None
     _key_visits: dict[KeyId, set[str]] = field(default_factory=dict)
     _keys: dict[KeyId, KeyResult] = field(default_factory=dict)
@@ -132,17 +145,21 @@ class MemberProjection:
             old = self._keys.get(key)
             result = self._compute(key)
             self._keys[key] = result
-            if self.track_changes:
-                self._note_changes(key, old, result)
+            flagged = result.negative and key not in self.flags
             if not result.negative:
                 self.flags.pop(key, None)
-            elif key not in self.flags:
+            elif flagged:
                 cause = _cause(self.facts, event, result, reduction, confirming)
                 self.flags[key] = Flag(cause, event.event_id, event.position)
+            if self.track_changes:
+                self._note_changes(key, old, result)
+                change = KeyChange(key, old, result, event, self.flags.get(key), flagged)
+                self.key_changes.append(change)
 
     def clear_changes(self) -> None:
         self.changed_keys = set()
         self.changed_visits = set()
+        self.key_changes = []
 
     def _note_changes(self, key: KeyId, old: KeyResult | None, new: KeyResult) -> None:
         self.changed_keys.add(key)

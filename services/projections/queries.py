@@ -47,7 +47,8 @@ async def tracking_position(reader: Reader) -> int:
 
 async def position_known_at(reader: Reader, known_at: datetime) -> int:
     rows = await reader.fetch(
-        "SELECT MAX(position) FROM ledger_events WHERE recorded_at <= ?",
+        "SELECT position FROM ledger_events WHERE recorded_at <= ? "
+        "ORDER BY recorded_at DESC, position DESC LIMIT 1",
         (format_timestamp(known_at),),
     )
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
@@ -121,8 +122,13 @@ async def key_state(
     reader: Reader, tenant: str, member_id: str, key: KeyId, known_at: datetime | None
 ) -> MemberState:
     """The member with only the one key asked for: one row read instead of the whole member."""
-    if known_at is not None:
-        return await member_state(reader, tenant, member_id, known_at)
+    if known_at is not None:  # replay, but answer (and serialize) the one key only
+        projection = await replay_member(reader, tenant, member_id, known_at)
+        position = await position_known_at(reader, known_at)
+        if key not in projection.facts.key_ids():
+            return MemberState(member_id, position, {}, {})
+        found = (projection.key_result(key), projection.flags.get(key))
+        return MemberState(member_id, position, {key: found}, {})
     position = await tracking_position(reader)
     rows = await reader.fetch(
         "SELECT body FROM accumulation_views WHERE tenant = ? AND member_id = ? "

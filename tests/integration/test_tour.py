@@ -56,6 +56,11 @@ async def test_weekly_table_reduction_and_known_at(client: httpx.AsyncClient, te
     assert known.status_code == 200, known.text
     assert balances(known.json()) == [2, 6, 4, 7]
     assert known.json()["position"] < answer.json()["last_position"]
+    for path in (DETAIL.replace("T1019", "NOPE"), DETAIL.replace("member-1", "nobody")):
+        missing = await client.get(
+            path, params={"known_at": before_reduction}, headers=tenant.auth()
+        )
+        assert missing.status_code == 404, missing.text
 
 
 async def test_as_of_is_period_granular(client: httpx.AsyncClient, tenant: Tenant):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from contracts.events import EventsRequest, EventsResponse
 from services.api.deps import Context, context, require, utc_now
 from services.ledger.errors import InvalidEventError, Problem
 from services.ledger.keys import Principal
 from services.ledger.validation import parse_body, validate_batch
+from services.projections.runner import format_timestamp
 
 router = APIRouter(tags=["events"])
 MAX_BODY_BYTES = 5_000_000
@@ -31,7 +32,7 @@ async def record_events(
     request: Request,
     caller: Principal = Depends(require("writer")),
     ctx: Context = Depends(context),
-) -> dict[str, Any]:
+) -> Response:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise InvalidEventError(
@@ -45,16 +46,19 @@ async def record_events(
     )
     ctx.count("events_recorded", sum(1 for o in outcomes if o.status == "recorded"))
     ctx.count("events_duplicate", sum(1 for o in outcomes if o.status == "duplicate"))
-    return {
+    # answered as JSON directly: the shape is EventsResponse (the OpenAPI document says so), and
+    # validating our own answer again cost a tenth of a single-event request
+    body = {
         "results": [
             {
                 "id": outcome.event_id,
                 "status": outcome.status,
                 "position": outcome.position,
-                "recorded_at": outcome.recorded_at,
+                "recorded_at": format_timestamp(outcome.recorded_at),
                 "warnings": outcome.warnings,
             }
             for outcome in outcomes
         ],
         "last_position": max(outcome.position for outcome in outcomes),
     }
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")

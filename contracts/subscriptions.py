@@ -1,0 +1,64 @@
+"""Pydantic models of derived events and the feed (api.md, Subscriptions)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from contracts.queries import NegativeAccrualOut
+
+
+class KeyOut(BaseModel):
+    member_id: str
+    authorization_number: str
+    service_code: str
+
+
+class BalanceOut(BaseModel):
+    raw_balance: Decimal
+    accumulated_units: Decimal
+
+
+class BalanceChanged(BaseModel):
+    """`balance.changed`: one per key per recorded event that changes a period balance, and one
+    per key and period at the period rollover (`reason` `period_started`, no cause event)."""
+
+    key: KeyOut
+    key_version: int
+    previous: BalanceOut
+    current: BalanceOut
+    first_affected_period: date | None
+    negative_accrual: NegativeAccrualOut | None
+    cause_event_id: str | None
+    position: int
+    as_of: date
+    reason: Literal["event", "period_started"]
+
+
+class NegativeAccrualFlagged(BaseModel):
+    """`accumulation.negative_accrual_flagged`: a key's raw balance first went negative."""
+
+    key: KeyOut
+    cause: Literal[
+        "authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse"
+    ]
+    cause_event_id: str
+    position: int
+    period_start: date
+    overuse: Decimal
+
+
+class DerivedEvent(BaseModel):
+    sequence: int
+    id: str
+    type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class FeedPage(BaseModel):
+    items: list[DerivedEvent]
+    next_after: int

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, Standard Webhooks signing and the delivery worker."""

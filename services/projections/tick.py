@@ -1,0 +1,115 @@
+"""The period rollover (accumulation.md 2.9, the guide's weekly update).
+
+When a key's new period starts, its balance as of today changes by the new grant: `tick` emits one
+`balance.changed` per active key and period (`reason` `period_started`, no cause event), `previous`
+as of the day before the period and `current` as of today. A marker row per key and period makes
+it exactly once: running it twice, or again after a crash half way, emits nothing new. Keys are
+taken in chunks, each chunk one transaction under the ledger lock, so a crash loses no marker
+without its events and writers are held up for one chunk at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from services.ledger.db import Connection, Database
+from services.projections.derived import BALANCE_CHANGED, balance_changed
+from services.projections.emit import Derived, store_derived
+from services.projections.serialize import key_from_body
+from services.projections.views import key_view, period_index
+
+TICK_CHUNK = 500  # keys per transaction
+KeyRow = tuple[str, str, str, str]  # member, authorization number, service code, body
+
+
+def tick(database: Database, today: date | None = None) -> int:
+    """Emit the rollover events of the periods containing `today` (default: today in UTC)."""
+    day = today or datetime.now(UTC).date()
+    connection = database.connect()
+    try:
+        tenants = [
+            row[0]
+            for row in connection.execute(
+                "SELECT DISTINCT tenant FROM accumulation_views ORDER BY tenant"
+            )
+        ]
+        return sum(_tick_tenant(connection, tenant, day) for tenant in tenants)
+    finally:
+        connection.close()
+
+
+def _tick_tenant(connection: Connection, tenant: str, today: date) -> int:
+    emitted = 0
+    after: tuple[str, str, str] = ("", "", "")
+    while True:
+        with connection.transaction(lock_ledger=True):
+            rows = _key_rows(connection, tenant, after)
+            if not rows:
+                return emitted
+            emitted += _tick_chunk(connection, tenant, rows, today)
+        after = rows[-1][:3]
+
+
+def _key_rows(connection: Connection, tenant: str, after: tuple[str, str, str]) -> list[KeyRow]:
+    rows = connection.execute(
+        "SELECT member_id, authorization_number, service_code, body FROM accumulation_views "
+        "WHERE tenant = ? AND (member_id, authorization_number, service_code) > (?, ?, ?) "
+        "ORDER BY member_id, authorization_number, service_code LIMIT ?",
+        (tenant, *after, TICK_CHUNK),
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def _tick_chunk(connection: Connection, tenant: str, rows: list[KeyRow], today: date) -> int:
+    due = []
+    for member_id, number, code, body in rows:
+        result, flag = key_from_body(json.loads(body))
+        index = period_index(result, today)
+        if index >= 0 and today <= result.periods[index].end:  # started and not ended
+            due.append((member_id, number, code, result.periods[index].start, result, flag))
+    done = _ticked(connection, tenant, {(d[0], d[3].isoformat()) for d in due})
+    position_rows = connection.execute("SELECT MAX(position) FROM ledger_events")
+    position = int(position_rows[0][0] or 0)
+    now = datetime.now(UTC)
+    events: list[Derived] = []
+    markers: list[tuple[str, ...]] = []
+    for member_id, number, code, start, result, flag in due:
+        if (member_id, number, code, start.isoformat()) in done:
+            continue
+        data: dict[str, Any] = balance_changed(
+            member_id,
+            (number, code),
+            key_view(result, flag, start - timedelta(days=1)),
+            key_view(result, flag, today),
+            first_affected=start,
+            cause_event_id=None,
+            position=position,
+            reason="period_started",
+        )
+        events.append(Derived(BALANCE_CHANGED, data, position, now))
+        markers.append((tenant, member_id, number, code, start.isoformat()))
+    connection.insert_rows(
+        "period_ticks",
+        ("tenant", "member_id", "authorization_number", "service_code", "period_start"),
+        markers,
+    )
+    return store_derived(connection, tenant, events)
+
+
+def _ticked(
+    connection: Connection, tenant: str, wanted: set[tuple[str, str]]
+) -> set[tuple[str, ...]]:
+    """The markers among the (member, period start) pairs asked about."""
+    if not wanted:
+        return set()
+    members = sorted({member for member, _ in wanted})
+    starts = sorted({start for _, start in wanted})
+    rows = connection.execute(
+        "SELECT member_id, authorization_number, service_code, period_start FROM period_ticks "
+        f"WHERE tenant = ? AND member_id IN ({', '.join('?' for _ in members)}) "
+        f"AND period_start IN ({', '.join('?' for _ in starts)})",
+        (tenant, *members, *starts),
+    )
+    return {tuple(row) for row in rows}
