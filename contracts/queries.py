@@ -113,6 +113,11 @@ class VisitOut(BaseModel):
     unauthorized: bool
     allocation: VisitAllocation
     override: dict[str, Any] | None
+    not_eligible: bool = Field(
+        default=False,
+        description="the service date lies outside the member's coverage by the payer "
+        "(eligibility is not accumulation: the visit still counts where it counts)",
+    )
 
 
 class SchedulingCheckIn(BaseModel):
@@ -139,9 +144,9 @@ class CheckAllocation(BaseModel):
 
 
 class CheckWarning(BaseModel):
-    code: str
+    code: str  # no_authorization | insufficient_units | not_eligible
     message: str
-    shortfall: Decimal
+    shortfall: Decimal | None = Field(default=None, description="null for not_eligible")
 
 
 class SchedulingCheckOut(BaseModel):

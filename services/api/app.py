@@ -10,7 +10,17 @@ from fastapi import FastAPI
 
 from services.api import errors
 from services.api.deps import Context
-from services.api.routers import accumulations, admin, events, feeds, ops, reports, visits, webhooks
+from services.api.routers import (
+    accumulations,
+    admin,
+    benefits,
+    events,
+    feeds,
+    ops,
+    reports,
+    visits,
+    webhooks,
+)
 from services.api.settings import Settings
 from services.api.ticker import tick_schedule
 from services.api.webhooks.worker import WebhookWorker
@@ -54,6 +64,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.context = ctx
     errors.install(app)
-    for module in (events, accumulations, visits, reports, admin, feeds, webhooks, ops):
+    for module in (events, accumulations, benefits, visits, reports, admin, feeds, webhooks, ops):
         app.include_router(module.router)
     return app

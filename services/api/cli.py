@@ -235,8 +235,8 @@ def parser() -> argparse.ArgumentParser:
 
     tick = commands.add_parser(
         "tick",
-        help="emit balance.changed for every active key whose new period has started "
-        "(idempotent: for cron or a systemd timer)",
+        help="emit balance.changed for every active key whose new period has started, and "
+        "authorization.renewal_due for keys near their end (idempotent: for cron or a timer)",
     )
     tick.add_argument("--database", help=DATABASE_HELP)
     tick.add_argument("--date", help="the day to tick for (YYYY-MM-DD, default today in UTC)")

@@ -29,10 +29,18 @@ from services.ledger.errors import (
 )
 from services.ledger.rules import check_event
 from services.ledger.validation import CandidateEvent
+from services.projections.alerts import (
+    Alert,
+    active_end,
+    emit_new,
+    not_eligible_alerts,
+    renewal_alert,
+    threshold_alerts,
+)
 from services.projections.derived import from_change
 from services.projections.emit import Derived, store_derived
 from services.projections.facts import LedgerEvent
-from services.projections.member import MemberProjection
+from services.projections.member import KeyChange, MemberProjection
 from services.projections.runner import (
     PRELOAD_CHUNK,
     format_timestamp,
@@ -48,6 +56,7 @@ from services.projections.views import scheduling_check
 AUTHORIZATION_TYPES = ("authorization.amended", "authorization.voided")
 VISIT_STATUS_TYPES = ("visit.rescheduled", "visit.missed", "visit.cancelled", "visit.confirmed")
 OVERRIDE_TYPES = ("visit.scheduled", "visit.confirmed")
+BENEFIT_TYPES = ("benefit.limit_amended", "benefit.usage_verified")
 
 
 @dataclass(frozen=True)
@@ -68,9 +77,12 @@ class _Batch:
     members: dict[str, MemberProjection] = field(default_factory=dict)
     authorizations: dict[str, tuple[str, str]] = field(default_factory=dict)
     visits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    benefits: dict[str, tuple[str, str]] = field(default_factory=dict)
     tenant_wide: list[LedgerEvent] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     stepped: set[str] = field(default_factory=set)  # members whose rows this batch changes
+    # alert candidates in the order of the events that raised them (the first of a mark wins)
+    alerts: list[tuple[Alert, int, LedgerEvent | None]] = field(default_factory=list)
     # (table, id) -> (member, payer) of authorizations and visits stored before this batch
     stored: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
 
@@ -98,6 +110,7 @@ class _Batch:
         for table, column in (
             ("authorization_index", "authorization_id"),
             ("visit_index", "visit_id"),
+            ("benefit_index", "benefit_id"),
         ):
             ids = sorted(
                 {c.data[column] for c in candidates if column in c.data}
@@ -132,6 +145,10 @@ class _Batch:
     def visit(self, visit_id: str) -> tuple[str, str] | None:
         found = self.visits.get(visit_id)
         return found or self._lookup("visit_index", "visit_id", visit_id)
+
+    def benefit(self, benefit_id: str) -> tuple[str, str] | None:
+        found = self.benefits.get(benefit_id)
+        return found or self._lookup("benefit_index", "benefit_id", benefit_id)
 
     def payer_members(self, payer_id: str) -> list[str]:
         rows = self.connection.execute(
@@ -417,6 +434,11 @@ def _member_of(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) 
         if found is None:
             problems.add(candidate.index, "data.authorization_id", "unknown authorization")
         return found[0] if found else None
+    if candidate.type in BENEFIT_TYPES:
+        found = batch.benefit(data["benefit_id"])
+        if found is None:
+            problems.add(candidate.index, "data.benefit_id", "unknown benefit")
+        return found[0] if found else None
     if candidate.type in VISIT_STATUS_TYPES:
         found = batch.visit(data["visit_id"])
         if found is not None:
@@ -450,8 +472,11 @@ def _accept(
     event = LedgerEvent(position, candidate.event_id, candidate.type, candidate.data, recorded_at)
     if member_id is None:
         for member in batch.payer_members(candidate.data["payer_id"]):
-            batch.member(member).step(event)
+            projection = batch.member(member)
+            changes = len(projection.key_changes)
+            projection.step(event)
             batch.stepped.add(member)
+            batch.alerts += _alerts(projection, event, projection.key_changes[changes:])
         batch.tenant_wide.append(event)
         batch.rows.append(_row(batch.tenant, event, candidate, None))
         return []
@@ -462,8 +487,10 @@ def _accept(
     new_visit = candidate.type == "visit.scheduled" or (
         candidate.type == "visit.confirmed" and batch.visit(candidate.data["visit_id"]) is None
     )
+    changes = len(projection.key_changes)
     projection.step(event)
     batch.stepped.add(member_id)
+    batch.alerts += _alerts(projection, event, projection.key_changes[changes:])
     _remember(batch, candidate, member_id, new_visit)
     batch.rows.append(_row(batch.tenant, event, candidate, member_id))
     return warnings
@@ -477,6 +504,9 @@ def _unique_references(batch: _Batch, candidate: CandidateEvent, problems: Probl
     if candidate.type == "visit.scheduled" and batch.visit(data["visit_id"]):
         problems.add(candidate.index, "data.visit_id", "already scheduled; reschedule it instead")
         return False
+    if candidate.type == "benefit.limit_defined" and batch.benefit(data["benefit_id"]):
+        problems.add(candidate.index, "data.benefit_id", "already defined; amend it instead")
+        return False
     return True
 
 
@@ -484,6 +514,8 @@ def _remember(batch: _Batch, candidate: CandidateEvent, member_id: str, new_visi
     data = candidate.data
     if candidate.type == "authorization.granted":
         batch.authorizations[data["authorization_id"]] = (member_id, data["payer_id"])
+    elif candidate.type == "benefit.limit_defined":
+        batch.benefits[data["benefit_id"]] = (member_id, data["payer_id"])
     elif new_visit:
         batch.visits[data["visit_id"]] = (member_id, data["payer_id"])
 
@@ -539,8 +571,14 @@ def _store(batch: _Batch) -> None:
         "INSERT INTO visit_index (tenant, visit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
         [(tenant, vid, member, payer) for vid, (member, payer) in batch.visits.items()],
     )
+    connection.executemany(
+        "INSERT INTO benefit_index (tenant, benefit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
+        [(tenant, bid, member, payer) for bid, (member, payer) in batch.benefits.items()],
+    )
     stepped = [batch.members[member_id] for member_id in sorted(batch.stepped)]
     derived = _derived(stepped)  # before changed_rows clears what the steps noted
+    alerts = emit_new(connection, tenant, batch.alerts, None)
+    derived = sorted(derived + alerts, key=lambda d: d.position)  # stable: alerts after balances
     upsert_members(connection, tenant, [changed_rows(p) for p in stepped])
     store_derived(connection, tenant, derived)
 
@@ -560,3 +598,31 @@ def _derived(stepped: list[MemberProjection]) -> list[Derived]:
         for _, member_id, _, change in changes
         for event_type, data in from_change(member_id, change)
     ]
+
+
+def _alerts(
+    projection: MemberProjection, event: LedgerEvent, changes: list[KeyChange]
+) -> list[tuple[Alert, int, LedgerEvent | None]]:
+    """The alerts that hold right after one event of a member (emit_new drops those already
+    emitted). Judged per event, so a group commit raises them as its batches one by one would."""
+    facts = projection.facts
+    found: list[Alert] = []
+    if facts.benefits and event.type.startswith(("visit.", "benefit.")):
+        found += threshold_alerts(facts, event)
+    if facts.coverage and event.type.startswith("coverage."):
+        found += not_eligible_alerts(facts, list(facts.visits), event)
+    elif facts.coverage and event.type.startswith("visit."):
+        found += not_eligible_alerts(facts, [event.data["visit_id"]], event)
+    for change in changes:
+        alert = renewal_alert(
+            facts.member_id,
+            change.key,
+            change.after,
+            active_end(facts, change.key),
+            facts.settings_for(change.after.payer_id),
+            event.recorded_at.date(),
+            event,
+        )
+        if alert is not None:
+            found.append(alert)
+    return [(alert, event.position, event) for alert in found]

@@ -72,7 +72,35 @@ def _confirmed(facts: MemberFacts, index: int, data: dict[str, Any], problems: P
             problems.add(index, f"data.{name}", f"differs from the scheduled visit's {name}")
 
 
+def _coverage_started(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    spans = facts.coverage.get(data["payer_id"], [])
+    if spans and spans[-1].end is None:
+        problems.add(
+            index,
+            "data.date",
+            f"coverage by {data['payer_id']} started on {spans[-1].start} and has not ended",
+        )
+
+
+def _coverage_ended(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    spans = facts.coverage.get(data["payer_id"], [])
+    if not spans or spans[-1].end is not None:
+        problems.add(index, "data.payer_id", f"no open coverage by {data['payer_id']} to end")
+        return
+    end = date.fromisoformat(data["date"])
+    if end < spans[-1].start:
+        start = spans[-1].start
+        problem = f"the coverage would end ({end}) before it starts ({start})"
+        problems.add(index, "data.date", problem)
+
+
 CHECKS: dict[str, Check] = {
+    "coverage.started": _coverage_started,
+    "coverage.ended": _coverage_ended,
     "authorization.granted": _granted,
     "authorization.amended": _amended,
     "authorization.voided": _voided,

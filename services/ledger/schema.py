@@ -49,6 +49,23 @@ SCHEMA_SQL = (
         payer_id TEXT NOT NULL,
         PRIMARY KEY (tenant, visit_id)
     )""",
+    """CREATE TABLE IF NOT EXISTS benefit_index (
+        tenant TEXT NOT NULL,
+        benefit_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        payer_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, benefit_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS benefit_index_member ON benefit_index (tenant, member_id)",
+    # alerts emitted once (a threshold per benefit period, a renewal per key and end date, a
+    # visit outside coverage): neither a replay nor a second crossing repeats one
+    """CREATE TABLE IF NOT EXISTS alert_marks (
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        PRIMARY KEY (tenant, kind, subject, scope)
+    )""",
     "CREATE INDEX IF NOT EXISTS visit_index_payer ON visit_index (tenant, payer_id, member_id)",
     """CREATE TABLE IF NOT EXISTS api_keys (
         key_id TEXT PRIMARY KEY,

@@ -9,6 +9,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.projections.benefits import (
+    DEFAULT_THRESHOLDS,
+    Coverage,
+    Limit,
+    PeriodRule,
+    Usage,
+    Verification,
+    eligible,
+)
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 KeyId = tuple[str, str]
@@ -32,6 +42,8 @@ class PayerSettings:
     include_scheduled_units: bool = False
     exclude_missed_days: bool = False
     week_starts_on: str = "sunday"
+    renewal_days_before_end: int = 14
+    renewal_used_fraction: Decimal = Decimal("0.8")
 
 
 DEFAULT_SETTINGS = PayerSettings()
@@ -96,6 +108,9 @@ class MemberFacts:
     lines: dict[str, Line] = field(default_factory=dict)
     visits: dict[str, Visit] = field(default_factory=dict)
     settings: dict[str, PayerSettings] = field(default_factory=dict)
+    benefits: dict[str, Limit] = field(default_factory=dict)
+    verifications: dict[str, list[Verification]] = field(default_factory=dict)  # by benefit
+    coverage: dict[str, list[Coverage]] = field(default_factory=dict)  # by payer
 
     def copy(self) -> MemberFacts:
         return copy.deepcopy(self)
@@ -108,6 +123,29 @@ class MemberFacts:
 
     def key_ids(self) -> list[KeyId]:
         return sorted({line.key for line in self.lines.values()})
+
+    def usages(self, limit: Limit) -> list[Usage]:
+        """The member's confirmed visits a benefit limit counts, with what each one uses."""
+        return [
+            Usage(
+                visit.visit_id,
+                visit.service_date,
+                visit.service_code,
+                Decimal(1)
+                if limit.unit == "visits"
+                else visit.units
+                if limit.unit == "units"
+                else Decimal(0),
+            )
+            for visit in self.visits.values()
+            if visit.status == "confirmed"
+            and visit.payer_id == limit.payer_id
+            and visit.service_code in limit.service_codes
+        ]
+
+    def eligible(self, visit: Visit) -> bool:
+        """Inside the payer's coverage (always, when no coverage fact of the payer exists)."""
+        return eligible(self.coverage.get(visit.payer_id), visit.service_date)
 
     def apply(self, event: LedgerEvent) -> None:
         """Fold one event in. Events were validated by the ledger before they were recorded."""
@@ -124,6 +162,10 @@ def _settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
         include_scheduled_units=d.get("include_scheduled_units", current.include_scheduled_units),
         exclude_missed_days=d.get("exclude_missed_days", current.exclude_missed_days),
         week_starts_on=d.get("week_starts_on", current.week_starts_on),
+        renewal_days_before_end=d.get("renewal_days_before_end", current.renewal_days_before_end),
+        renewal_used_fraction=Decimal(
+            d.get("renewal_used_fraction", current.renewal_used_fraction)
+        ),
     )
 
 
@@ -223,7 +265,72 @@ def _status(status: str) -> Any:
     return handler
 
 
+def _limit_defined(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    facts.benefits[d["benefit_id"]] = Limit(
+        benefit_id=d["benefit_id"],
+        member_id=d["member_id"],
+        payer_id=d["payer_id"],
+        benefit_code=d["benefit_code"],
+        service_codes=frozenset(d["service_codes"]),
+        limit=Decimal(d["limit"]),
+        unit=d["unit"],
+        period=PeriodRule.from_json(d["period"]),
+        thresholds=_thresholds(d.get("thresholds")),
+    )
+
+
+def _thresholds(values: list[str] | None) -> tuple[Decimal, ...]:
+    return tuple(Decimal(v) for v in values) if values else DEFAULT_THRESHOLDS
+
+
+def _limit_amended(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    limit = facts.benefits[d["benefit_id"]]
+    facts.benefits[d["benefit_id"]] = Limit(
+        benefit_id=limit.benefit_id,
+        member_id=limit.member_id,
+        payer_id=limit.payer_id,
+        benefit_code=limit.benefit_code,
+        service_codes=frozenset(d.get("service_codes", limit.service_codes)),
+        limit=Decimal(d["limit"]) if "limit" in d else limit.limit,
+        unit=limit.unit,
+        period=PeriodRule.from_json(d["period"]) if "period" in d else limit.period,
+        thresholds=_thresholds(d["thresholds"]) if "thresholds" in d else limit.thresholds,
+    )
+
+
+def _usage_verified(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    facts.verifications.setdefault(d["benefit_id"], []).append(
+        Verification(
+            event.event_id,
+            event.position,
+            date.fromisoformat(d["as_of"]),
+            Decimal(d["used"]),
+            d["source"],
+            d.get("reference"),
+        )
+    )
+
+
+def _coverage_started(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    facts.coverage.setdefault(d["payer_id"], []).append(Coverage(date.fromisoformat(d["date"])))
+
+
+def _coverage_ended(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    spans = facts.coverage[d["payer_id"]]
+    spans[-1] = Coverage(spans[-1].start, date.fromisoformat(d["date"]))
+
+
 _HANDLERS = {
+    "benefit.limit_defined": _limit_defined,
+    "benefit.limit_amended": _limit_amended,
+    "benefit.usage_verified": _usage_verified,
+    "coverage.started": _coverage_started,
+    "coverage.ended": _coverage_ended,
     "payer.settings_changed": _settings_changed,
     "authorization.granted": _granted,
     "authorization.amended": _amended,

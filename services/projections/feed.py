@@ -16,7 +16,13 @@ from services.projections.reads import Reader
 from services.projections.runner import parse_timestamp
 
 FEED_COLUMNS = "sequence, event_id, type, occurred_at, data"
-DERIVED_TYPES = ("balance.changed", "accumulation.negative_accrual_flagged")
+DERIVED_TYPES = (
+    "balance.changed",
+    "accumulation.negative_accrual_flagged",
+    "benefit.threshold_crossed",
+    "authorization.renewal_due",
+    "visit.not_eligible",
+)
 
 
 def feed_item(row: Row) -> dict[str, Any]:

@@ -172,6 +172,14 @@ class MemberProjection:
     def _keys_before(self, event: LedgerEvent) -> set[KeyId]:
         """The keys whose inputs the event changes, judged before it is applied."""
         data = event.data
+        if event.type.startswith("coverage."):
+            if self.track_changes:  # the visits' not_eligible may change
+                self.changed_visits.update(
+                    visit.visit_id
+                    for visit in self.facts.visits.values()
+                    if visit.payer_id == data["payer_id"]
+                )
+            return set()
         if event.type == "payer.settings_changed":
             payer_id = data["payer_id"]
             if self.track_changes:

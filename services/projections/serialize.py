@@ -114,6 +114,7 @@ def visit_body(projection: MemberProjection, visit_id: str) -> dict[str, Any]:
         "unauthorized": key is None,
         "allocation": _allocation(projection.allocation(visit_id)),
         "override": visit.override,
+        "not_eligible": not projection.facts.eligible(visit),
     }
 
 

@@ -6,6 +6,9 @@ as of the day before the period and `current` as of today. A marker row per key 
 it exactly once: running it twice, or again after a crash half way, emits nothing new. Keys are
 taken in chunks, each chunk one transaction under the ledger lock, so a crash loses no marker
 without its events and writers are held up for one chunk at a time.
+
+The tick also emits `authorization.renewal_due` for keys whose end comes within the payer's
+notice as days pass (services/projections/alerts.py; once per key and end date).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.ledger.db import Connection, Database
+from services.projections.alerts import Alert, emit_new, renewal_alert
 from services.projections.derived import BALANCE_CHANGED, balance_changed
 from services.projections.emit import Derived, store_derived
+from services.projections.facts import LedgerEvent, MemberFacts
+from services.projections.runner import to_event
 from services.projections.serialize import key_from_body
 from services.projections.views import key_view, period_index
 
@@ -40,7 +46,20 @@ def tick(database: Database, today: date | None = None) -> int:
         connection.close()
 
 
+def _settings(connection: Connection, tenant: str) -> MemberFacts:
+    """The tenant's payer settings (the renewal thresholds), folded from its ledger."""
+    facts = MemberFacts("")
+    for row in connection.execute(
+        "SELECT position, event_id, type, data, recorded_at FROM ledger_events "
+        "WHERE tenant = ? AND member_id IS NULL ORDER BY position",
+        (tenant,),
+    ):
+        facts.apply(to_event(row))
+    return facts
+
+
 def _tick_tenant(connection: Connection, tenant: str, today: date) -> int:
+    settings = _settings(connection, tenant)
     emitted = 0
     after: tuple[str, str, str] = ("", "", "")
     while True:
@@ -48,7 +67,7 @@ def _tick_tenant(connection: Connection, tenant: str, today: date) -> int:
             rows = _key_rows(connection, tenant, after)
             if not rows:
                 return emitted
-            emitted += _tick_chunk(connection, tenant, rows, today)
+            emitted += _tick_chunk(connection, tenant, rows, today, settings)
         after = rows[-1][:3]
 
 
@@ -62,16 +81,31 @@ def _key_rows(connection: Connection, tenant: str, after: tuple[str, str, str]) 
     return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-def _tick_chunk(connection: Connection, tenant: str, rows: list[KeyRow], today: date) -> int:
+def _tick_chunk(
+    connection: Connection, tenant: str, rows: list[KeyRow], today: date, settings: MemberFacts
+) -> int:
     due = []
+    renewals: list[tuple[Alert, int, LedgerEvent | None]] = []
+    position_rows = connection.execute("SELECT MAX(position) FROM ledger_events")
+    position = int(position_rows[0][0] or 0)
     for member_id, number, code, body in rows:
         result, flag = key_from_body(json.loads(body))
+        granted = any(period.authorized > 0 for period in result.periods)
+        renewal = renewal_alert(
+            member_id,
+            (number, code),
+            result,
+            result.span_end if granted else None,
+            settings.settings_for(result.payer_id),
+            today,
+            None,
+        )
+        if renewal is not None:
+            renewals.append((renewal, position, None))
         index = period_index(result, today)
         if index >= 0 and today <= result.periods[index].end:  # started and not ended
             due.append((member_id, number, code, result.periods[index].start, result, flag))
     done = _ticked(connection, tenant, {(d[0], d[3].isoformat()) for d in due})
-    position_rows = connection.execute("SELECT MAX(position) FROM ledger_events")
-    position = int(position_rows[0][0] or 0)
     now = datetime.now(UTC)
     events: list[Derived] = []
     markers: list[tuple[str, ...]] = []
@@ -95,6 +129,7 @@ def _tick_chunk(connection: Connection, tenant: str, rows: list[KeyRow], today: 
         ("tenant", "member_id", "authorization_number", "service_code", "period_start"),
         markers,
     )
+    events += emit_new(connection, tenant, renewals, now)
     return store_derived(connection, tenant, events)
 
 

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from services.projections.accumulation import ZERO, KeyResult, PeriodResult, match_visit
+from services.projections.benefits import eligible
 from services.projections.facts import KeyId, MemberFacts
 from services.projections.member import Flag, MemberProjection
 
@@ -124,6 +125,13 @@ def scheduling_check(
                 "code": "insufficient_units",
                 "message": f"{shortfall} units beyond the regular and accumulated units available",
                 "shortfall": str(shortfall),
+            }
+        )
+    if not eligible(facts.coverage.get(payer_id), service_date):
+        warnings.append(
+            {
+                "code": "not_eligible",
+                "message": f"{service_date} lies outside the member's coverage by {payer_id}",
             }
         )
     return CheckResult(

@@ -135,7 +135,9 @@ async def test_retry_is_idempotent_and_reuse_is_refused(client: httpx.AsyncClien
 
 async def test_later_types_are_not_supported_yet(client: httpx.AsyncClient, tenant: Tenant):
     answer = await post_events(
-        client, tenant, [event("coverage.started", member_id="m", payer_id="p", date="2026-01-01")]
+        client,
+        tenant,
+        [event("claim.voided", claim_id="c-1")],  # claims come with issue 6
     )
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "not_supported_yet"

@@ -59,6 +59,7 @@ KINDS = (
     ("remove", 1),
     ("new visit", 6),
     ("visit change", 7),
+    ("coverage", 2),
 )
 
 Event = dict[str, Any]
@@ -261,6 +262,18 @@ class _History:
             },
         )
 
+    def coverage(self) -> Event:
+        """Coverage starts or ends (a visit outside it shows not_eligible); some are refused."""
+        draw = self.draw
+        return _event(
+            draw(st.sampled_from(["coverage.started", "coverage.ended"])),
+            {
+                "member_id": draw(st.sampled_from(self.members)),
+                "payer_id": draw(st.sampled_from(PAYERS)),
+                "date": _day(draw(st.integers(0, WINDOW_DAYS - 1))),
+            },
+        )
+
     def visit_change(self) -> Event:
         """Confirm (with or without actual units), reschedule, miss or cancel a visit."""
         draw = self.draw
@@ -297,6 +310,7 @@ def _step(draw: st.DrawFn, history: _History) -> Step:
         "remove": history.remove,
         "new visit": history.new_visit,
         "visit change": history.visit_change,
+        "coverage": history.coverage,
     }
     return makers[draw(kinds)](), draw(endings), draw(hours)
 

@@ -35,10 +35,8 @@ from services.projections.runner import parse_timestamp
 
 router = APIRouter(tags=["subscriptions"])
 T = TypeVar("T")
-# the derived event types of api.md (Subscriptions), whether or not they are emitted yet
-KNOWN_TYPES = tuple(
-    dict.fromkeys((*DERIVED_TYPES, "benefit.threshold_crossed", "authorization.renewal_due"))
-)
+# the derived event types of api.md (Subscriptions) and the alerts of accumulation.md 3
+KNOWN_TYPES = DERIVED_TYPES
 MAX_DELIVERIES = 1000
 
 
