@@ -14,6 +14,7 @@ from services.api.routers import (
     accumulations,
     admin,
     benefits,
+    claims_accumulators,
     events,
     feeds,
     ops,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.context = ctx
     errors.install(app)
-    for module in (events, accumulations, benefits, visits, reports, admin, feeds, webhooks, ops):
+    routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
+    for module in (*routers, feeds, webhooks, ops):
         app.include_router(module.router)
     return app

@@ -37,9 +37,17 @@ from services.projections.alerts import (
     renewal_alert,
     threshold_alerts,
 )
+from services.projections.claim_events import (
+    CLAIM_EVENT_TYPES,
+    RowKey,
+    claim_dates,
+    rows_on,
+)
+from services.projections.claim_events import changes as claim_changes
+from services.projections.claims import Claim, Row
 from services.projections.derived import from_change
 from services.projections.emit import Derived, store_derived
-from services.projections.facts import LedgerEvent
+from services.projections.facts import TENANT_WIDE_TYPES, LedgerEvent, MemberFacts
 from services.projections.member import KeyChange, MemberProjection
 from services.projections.runner import (
     PRELOAD_CHUNK,
@@ -57,6 +65,7 @@ AUTHORIZATION_TYPES = ("authorization.amended", "authorization.voided")
 VISIT_STATUS_TYPES = ("visit.rescheduled", "visit.missed", "visit.cancelled", "visit.confirmed")
 OVERRIDE_TYPES = ("visit.scheduled", "visit.confirmed")
 BENEFIT_TYPES = ("benefit.limit_amended", "benefit.usage_verified")
+CLAIM_TYPES = ("claim.status_changed", "claim.adjusted", "claim.voided")
 
 
 @dataclass(frozen=True)
@@ -78,11 +87,14 @@ class _Batch:
     authorizations: dict[str, tuple[str, str]] = field(default_factory=dict)
     visits: dict[str, tuple[str, str]] = field(default_factory=dict)
     benefits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    claims: dict[str, tuple[str, str]] = field(default_factory=dict)  # (member, plan type)
+    enrollments: list[tuple[str, str, str | None]] = field(default_factory=list)
     tenant_wide: list[LedgerEvent] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     stepped: set[str] = field(default_factory=set)  # members whose rows this batch changes
     # alert candidates in the order of the events that raised them (the first of a mark wins)
     alerts: list[tuple[Alert, int, LedgerEvent | None]] = field(default_factory=list)
+    accumulator_changes: list[Derived] = field(default_factory=list)
     # (table, id) -> (member, payer) of authorizations and visits stored before this batch
     stored: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
 
@@ -111,6 +123,7 @@ class _Batch:
             ("authorization_index", "authorization_id"),
             ("visit_index", "visit_id"),
             ("benefit_index", "benefit_id"),
+            ("claim_index", "claim_id"),
         ):
             ids = sorted(
                 {c.data[column] for c in candidates if column in c.data}
@@ -149,6 +162,31 @@ class _Batch:
     def benefit(self, benefit_id: str) -> tuple[str, str] | None:
         found = self.benefits.get(benefit_id)
         return found or self._lookup("benefit_index", "benefit_id", benefit_id)
+
+    def claim(self, claim_id: str) -> tuple[str, str] | None:
+        found = self.claims.get(claim_id)
+        return found or self._lookup("claim_index", "claim_id", claim_id)
+
+    def family_claims(self, facts: MemberFacts) -> dict[str, list[Claim]]:
+        """The claims of the other members of the member's families (for family rows)."""
+        families = sorted({e.family_id for e in facts.enrollments if e.family_id is not None})
+        if not families:
+            return {}
+        marks = ", ".join("?" for _ in families)
+        rows = self.connection.execute(
+            "SELECT DISTINCT member_id FROM enrollment_index "
+            f"WHERE tenant = ? AND family_id IN ({marks})",
+            (self.tenant, *families),
+        )
+        others = {row[0] for row in rows} | {
+            member for member, _, family in self.enrollments if family in families
+        }
+        others.discard(facts.member_id)
+        return {
+            other: list(self.member(other).facts.claims.values())
+            for other in sorted(others)
+            if any(e.family_id in families for e in self.member(other).facts.enrollments)
+        }
 
     def payer_members(self, payer_id: str) -> list[str]:
         rows = self.connection.execute(
@@ -427,8 +465,13 @@ def _check_overrides(new: list[CandidateEvent], may_override: bool) -> None:
 def _member_of(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) -> str | None:
     """Which member an event belongs to; None for tenant-wide events or unknown references."""
     data = candidate.data
-    if candidate.type == "payer.settings_changed":
+    if candidate.type in TENANT_WIDE_TYPES:
         return None
+    if candidate.type in CLAIM_TYPES:
+        found = batch.claim(data["claim_id"])
+        if found is None:
+            problems.add(candidate.index, "data.claim_id", "unknown claim")
+        return found[0] if found else None
     if candidate.type in AUTHORIZATION_TYPES:
         found = batch.authorization(data["authorization_id"])
         if found is None:
@@ -471,7 +514,12 @@ def _accept(
         return None
     event = LedgerEvent(position, candidate.event_id, candidate.type, candidate.data, recorded_at)
     if member_id is None:
-        for member in batch.payer_members(candidate.data["payer_id"]):
+        members = (
+            batch.payer_members(candidate.data["payer_id"])
+            if candidate.type == "payer.settings_changed"
+            else sorted(batch.members)  # a schedule: the members loaded so far see it now
+        )
+        for member in members:
             projection = batch.member(member)
             changes = len(projection.key_changes)
             projection.step(event)
@@ -487,10 +535,13 @@ def _accept(
     new_visit = candidate.type == "visit.scheduled" or (
         candidate.type == "visit.confirmed" and batch.visit(candidate.data["visit_id"]) is None
     )
+    claim_rows = _claim_rows(batch, projection, event) if event.type in CLAIM_EVENT_TYPES else None
     changes = len(projection.key_changes)
     projection.step(event)
     batch.stepped.add(member_id)
     batch.alerts += _alerts(projection, event, projection.key_changes[changes:])
+    if claim_rows is not None:
+        _claim_changes(batch, projection, event, *claim_rows)
     _remember(batch, candidate, member_id, new_visit)
     batch.rows.append(_row(batch.tenant, event, candidate, member_id))
     return warnings
@@ -504,6 +555,9 @@ def _unique_references(batch: _Batch, candidate: CandidateEvent, problems: Probl
     if candidate.type == "visit.scheduled" and batch.visit(data["visit_id"]):
         problems.add(candidate.index, "data.visit_id", "already scheduled; reschedule it instead")
         return False
+    if candidate.type == "claim.adjudicated" and batch.claim(data["claim_id"]):
+        problems.add(candidate.index, "data.claim_id", "already adjudicated; adjust it instead")
+        return False
     if candidate.type == "benefit.limit_defined" and batch.benefit(data["benefit_id"]):
         problems.add(candidate.index, "data.benefit_id", "already defined; amend it instead")
         return False
@@ -514,6 +568,10 @@ def _remember(batch: _Batch, candidate: CandidateEvent, member_id: str, new_visi
     data = candidate.data
     if candidate.type == "authorization.granted":
         batch.authorizations[data["authorization_id"]] = (member_id, data["payer_id"])
+    elif candidate.type == "claim.adjudicated":
+        batch.claims[data["claim_id"]] = (member_id, data["plan_type"])
+    elif candidate.type == "member.enrolled":
+        batch.enrollments.append((member_id, data["schedule_id"], data.get("family_id")))
     elif candidate.type == "benefit.limit_defined":
         batch.benefits[data["benefit_id"]] = (member_id, data["payer_id"])
     elif new_visit:
@@ -575,10 +633,20 @@ def _store(batch: _Batch) -> None:
         "INSERT INTO benefit_index (tenant, benefit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
         [(tenant, bid, member, payer) for bid, (member, payer) in batch.benefits.items()],
     )
+    connection.executemany(
+        "INSERT INTO claim_index (tenant, claim_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
+        [(tenant, cid, member, plan) for cid, (member, plan) in batch.claims.items()],
+    )
+    connection.executemany(
+        "INSERT INTO enrollment_index (tenant, member_id, schedule_id, family_id) "
+        "VALUES (?, ?, ?, ?)",
+        [(tenant, *enrollment) for enrollment in batch.enrollments],
+    )
     stepped = [batch.members[member_id] for member_id in sorted(batch.stepped)]
     derived = _derived(stepped)  # before changed_rows clears what the steps noted
     alerts = emit_new(connection, tenant, batch.alerts, None)
-    derived = sorted(derived + alerts, key=lambda d: d.position)  # stable: alerts after balances
+    # stable: balances, then accumulator changes, then alerts, within one event
+    derived = sorted(derived + batch.accumulator_changes + alerts, key=lambda d: d.position)
     upsert_members(connection, tenant, [changed_rows(p) for p in stepped])
     store_derived(connection, tenant, derived)
 
@@ -626,3 +694,31 @@ def _alerts(
         if alert is not None:
             found.append(alert)
     return [(alert, event.position, event) for alert in found]
+
+
+def _claim_rows(
+    batch: _Batch, projection: MemberProjection, event: LedgerEvent
+) -> tuple[str, set[date], dict[RowKey, Row]]:
+    """Before a claim event: its plan type, the dates it touches and the rows there."""
+    facts = projection.facts
+    claim = facts.claims.get(event.data["claim_id"])
+    plan_type = claim.plan_type if claim is not None else event.data["plan_type"]
+    days = claim_dates(facts, event)
+    return plan_type, days, rows_on(facts, plan_type, days, batch.family_claims(facts))
+
+
+def _claim_changes(
+    batch: _Batch,
+    projection: MemberProjection,
+    event: LedgerEvent,
+    plan_type: str,
+    days: set[date],
+    before: dict[RowKey, Row],
+) -> None:
+    facts = projection.facts
+    after = rows_on(facts, plan_type, days, batch.family_claims(facts))
+    changed, met = claim_changes(facts.member_id, before, after, event)
+    batch.accumulator_changes += [
+        Derived(kind, data, event.position, event.recorded_at) for kind, data in changed
+    ]
+    batch.alerts += [(alert, event.position, event) for alert in met]

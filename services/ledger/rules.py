@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from services.ledger.errors import ProblemList
+from services.projections.claims import enrollment_on
 from services.projections.facts import MemberFacts
 
 Check = Callable[[MemberFacts, int, dict[str, Any], ProblemList], None]
@@ -98,7 +99,62 @@ def _coverage_ended(
         problems.add(index, "data.date", problem)
 
 
+def _enrolled(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
+    if data["schedule_id"] not in facts.schedules:
+        problems.add(index, "data.schedule_id", f"unknown schedule {data['schedule_id']}")
+
+
+def claim_line_problems(
+    facts: MemberFacts,
+    index: int,
+    plan_type: str,
+    lines: list[dict[str, Any]],
+    problems: ProblemList,
+) -> None:
+    """Each line falls in an enrollment of the plan type and applies that schedule's codes."""
+    for number, line in enumerate(lines):
+        day = date.fromisoformat(line["from_date"])
+        enrolled = enrollment_on(facts.enrollments, facts.schedules, day, plan_type)
+        if not enrolled:
+            problems.add(
+                index,
+                f"data.lines.{number}.from_date",
+                f"the member is not enrolled in a {plan_type} plan on {day}",
+            )
+            continue
+        schedule = enrolled[0][1]
+        for position, applied in enumerate(line.get("applied", ())):
+            code = applied["accumulator_code"]
+            if schedule.accumulator(code) is None:
+                problems.add(
+                    index,
+                    f"data.lines.{number}.applied.{position}.accumulator_code",
+                    f"no accumulator {code} in schedule {schedule.schedule_id}",
+                )
+
+
+def _claim_adjudicated(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    claim_line_problems(facts, index, data["plan_type"], data["lines"], problems)
+
+
+def _claim_changed(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    claim = facts.claims[data["claim_id"]]
+    if claim.voided:
+        problems.add(index, "data.claim_id", "the claim is voided")
+    elif "lines" in data:
+        claim_line_problems(facts, index, claim.plan_type, data["lines"], problems)
+
+
 CHECKS: dict[str, Check] = {
+    "member.enrolled": _enrolled,
+    "claim.adjudicated": _claim_adjudicated,
+    "claim.status_changed": _claim_changed,
+    "claim.adjusted": _claim_changed,
+    "claim.voided": _claim_changed,
     "coverage.started": _coverage_started,
     "coverage.ended": _coverage_ended,
     "authorization.granted": _granted,

@@ -57,6 +57,22 @@ SCHEMA_SQL = (
         PRIMARY KEY (tenant, benefit_id)
     )""",
     "CREATE INDEX IF NOT EXISTS benefit_index_member ON benefit_index (tenant, member_id)",
+    # claims by id (payer_id holds the claim's plan type) and enrollments by family
+    """CREATE TABLE IF NOT EXISTS claim_index (
+        tenant TEXT NOT NULL,
+        claim_id TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        payer_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, claim_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS enrollment_index (
+        tenant TEXT NOT NULL,
+        member_id TEXT NOT NULL,
+        schedule_id TEXT NOT NULL,
+        family_id TEXT
+    )""",
+    """CREATE INDEX IF NOT EXISTS enrollment_index_family
+        ON enrollment_index (tenant, family_id, member_id)""",
     # alerts emitted once (a threshold per benefit period, a renewal per key and end date, a
     # visit outside coverage): neither a replay nor a second crossing repeats one
     """CREATE TABLE IF NOT EXISTS alert_marks (

@@ -18,7 +18,10 @@ from services.projections.benefits import (
     Verification,
     eligible,
 )
+from services.projections.claims import Claim, ClaimLine, Enrollment, Schedule
 
+# events of no member: folded into every member's facts, never a member's own position
+TENANT_WIDE_TYPES = frozenset({"payer.settings_changed", "accumulator.schedule_defined"})
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 KeyId = tuple[str, str]
@@ -111,6 +114,9 @@ class MemberFacts:
     benefits: dict[str, Limit] = field(default_factory=dict)
     verifications: dict[str, list[Verification]] = field(default_factory=dict)  # by benefit
     coverage: dict[str, list[Coverage]] = field(default_factory=dict)  # by payer
+    schedules: dict[str, Schedule] = field(default_factory=dict)  # the tenant's
+    enrollments: list[Enrollment] = field(default_factory=list)
+    claims: dict[str, Claim] = field(default_factory=dict)
 
     def copy(self) -> MemberFacts:
         return copy.deepcopy(self)
@@ -325,7 +331,71 @@ def _coverage_ended(facts: MemberFacts, event: LedgerEvent) -> None:
     spans[-1] = Coverage(spans[-1].start, date.fromisoformat(d["date"]))
 
 
+def _schedule_defined(facts: MemberFacts, event: LedgerEvent) -> None:
+    schedule = Schedule.from_json(event.data)  # a redefinition replaces the schedule
+    facts.schedules[schedule.schedule_id] = schedule
+
+
+def _enrolled(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    end = d.get("end_date")
+    facts.enrollments.append(
+        Enrollment(
+            d["member_id"],
+            d["schedule_id"],
+            date.fromisoformat(d["start_date"]),
+            date.fromisoformat(end) if end else None,
+            d.get("family_id"),
+            event.position,
+        )
+    )
+
+
+def _claim_adjudicated(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    release = d.get("release_date")
+    facts.claims[d["claim_id"]] = Claim(
+        claim_id=d["claim_id"],
+        reference_number=d["reference_number"],
+        member_id=d["member_id"],
+        plan_type=d["plan_type"],
+        billing_provider=d["billing_provider"],
+        status=d["status"],
+        release_date=date.fromisoformat(release) if release else None,
+        lines=tuple(ClaimLine.from_json(line) for line in d["lines"]),
+        position=event.position,
+        events=[event.event_id],
+    )
+
+
+def _claim_status_changed(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    claim = facts.claims[d["claim_id"]]
+    claim.status = d["status"]
+    if d.get("release_date") is not None:
+        claim.release_date = date.fromisoformat(d["release_date"])
+    claim.events.append(event.event_id)
+
+
+def _claim_adjusted(facts: MemberFacts, event: LedgerEvent) -> None:
+    claim = facts.claims[event.data["claim_id"]]
+    claim.lines = tuple(ClaimLine.from_json(line) for line in event.data["lines"])
+    claim.events.append(event.event_id)
+
+
+def _claim_voided(facts: MemberFacts, event: LedgerEvent) -> None:
+    claim = facts.claims[event.data["claim_id"]]
+    claim.voided = True
+    claim.events.append(event.event_id)
+
+
 _HANDLERS = {
+    "accumulator.schedule_defined": _schedule_defined,
+    "member.enrolled": _enrolled,
+    "claim.adjudicated": _claim_adjudicated,
+    "claim.status_changed": _claim_status_changed,
+    "claim.adjusted": _claim_adjusted,
+    "claim.voided": _claim_voided,
     "benefit.limit_defined": _limit_defined,
     "benefit.limit_amended": _limit_amended,
     "benefit.usage_verified": _usage_verified,

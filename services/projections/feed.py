@@ -22,6 +22,8 @@ DERIVED_TYPES = (
     "benefit.threshold_crossed",
     "authorization.renewal_due",
     "visit.not_eligible",
+    "accumulator.changed",
+    "accumulator.met",
 )
 
 

@@ -20,7 +20,7 @@ from services.projections.accumulation import (
     match_visit,
     unmatched_allocation,
 )
-from services.projections.facts import KeyId, LedgerEvent, MemberFacts
+from services.projections.facts import TENANT_WIDE_TYPES, KeyId, LedgerEvent, MemberFacts
 
 CAUSES = ("authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse")
 
@@ -121,7 +121,7 @@ class MemberProjection:
         assert event.position > self.position, "events must be folded in ledger order"
         self.facts.apply(event)
         self.position = event.position
-        if event.type != "payer.settings_changed":
+        if event.type not in TENANT_WIDE_TYPES:
             self.member_position = event.position
         self._matches = None
         self._keys = {}
@@ -138,7 +138,7 @@ class MemberProjection:
                 self.key_result(key)  # the old answer, to tell which visits changed
         self.facts.apply(event)
         self.position = event.position
-        if event.type != "payer.settings_changed":
+        if event.type not in TENANT_WIDE_TYPES:
             self.member_position = event.position
         touched = before | self._rematch(event)
         for key in sorted(touched):

@@ -133,17 +133,6 @@ async def test_retry_is_idempotent_and_reuse_is_refused(client: httpx.AsyncClien
     assert tenant.ledger_count() == 1
 
 
-async def test_later_types_are_not_supported_yet(client: httpx.AsyncClient, tenant: Tenant):
-    answer = await post_events(
-        client,
-        tenant,
-        [event("claim.voided", claim_id="c-1")],  # claims come with issue 6
-    )
-    assert answer.status_code == 422
-    assert answer.json()["error"]["code"] == "not_supported_yet"
-    assert tenant.ledger_count() == 0
-
-
 async def test_amending_a_voided_line_is_refused(client: httpx.AsyncClient, tenant: Tenant):
     await post_events(
         client, tenant, [grant(), event("authorization.voided", authorization_id="line-1")]

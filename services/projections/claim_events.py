@@ -1,0 +1,135 @@
+"""Derived events of claims (issue: claims accumulators): `accumulator.changed` for every
+accumulator row a claim event moves (previous and current applied and remaining) and
+`accumulator.met` when a deductible, maximum or day accumulator is reached (once per row and
+period: an alert mark). Judged per event on the claim's member's rows, family rows included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from services.projections.alerts import Alert
+from services.projections.claims import Claim, Row, accumulator_rows, enrollment_on
+from services.projections.facts import LedgerEvent, MemberFacts
+
+ACCUMULATOR_CHANGED = "accumulator.changed"
+ACCUMULATOR_MET = "accumulator.met"
+CLAIM_EVENT_TYPES = ("claim.adjudicated", "claim.status_changed", "claim.adjusted", "claim.voided")
+
+RowKey = tuple[
+    str, str, str | None, str | None, date | None
+]  # schedule, code, illness, tooth, start
+
+
+def claim_dates(facts: MemberFacts, event: LedgerEvent) -> set[date]:
+    """The from-dates of the claim's lines, as they were and as the event makes them."""
+    days = {date.fromisoformat(line["from_date"]) for line in event.data.get("lines", ())}
+    claim = facts.claims.get(event.data["claim_id"])
+    if claim is not None:
+        days |= {line.from_date for line in claim.lines}
+    return days
+
+
+def rows_on(
+    facts: MemberFacts,
+    plan_type: str,
+    days: set[date],
+    family: Mapping[str, list[Claim]],
+) -> dict[RowKey, Row]:
+    """The member's accumulator rows of the periods holding `days`."""
+    found: dict[RowKey, Row] = {}
+    claims = {**family, facts.member_id: list(facts.claims.values())}
+    for day in sorted(days):
+        for _, schedule in enrollment_on(facts.enrollments, facts.schedules, day, plan_type)[:1]:
+            for row in accumulator_rows(schedule, claims, facts.member_id, day):
+                key = (schedule.schedule_id, row.accumulator.code, row.illness, row.tooth)
+                found[(*key, row.period_start)] = row
+    return found
+
+
+def _figures(row: Row | None, fresh: Row | None = None) -> dict[str, str]:
+    """A row's applied and remaining; a row that did not exist yet had its whole amount left."""
+    if row is None:
+        amount = fresh.accumulator.amount if fresh is not None else 0
+        return {"applied": "0", "remaining": str(amount)}
+    return {"applied": str(row.applied), "remaining": str(row.remaining)}
+
+
+def _describe(row: Row, member_id: str) -> dict[str, Any]:
+    accumulator = row.accumulator
+    return {
+        "member_id": member_id,
+        "plan_type": row.schedule.plan_type,
+        "schedule_id": row.schedule.schedule_id,
+        "code": accumulator.code,
+        "type": accumulator.type,
+        "kind": accumulator.kind,
+        "level": accumulator.level,
+        "network": accumulator.network,
+        "illness": row.illness,
+        "tooth": row.tooth,
+        "period": {
+            "start": row.period_start.isoformat() if row.period_start else None,
+            "end": row.period_end.isoformat() if row.period_end else None,
+        },
+    }
+
+
+def changes(
+    member_id: str,
+    before: Mapping[RowKey, Row],
+    after: Mapping[RowKey, Row],
+    event: LedgerEvent,
+) -> tuple[list[tuple[str, dict[str, Any]]], list[Alert]]:
+    """accumulator.changed for each row whose applied amount moved; accumulator.met candidates."""
+    changed: list[tuple[str, dict[str, Any]]] = []
+    met: list[Alert] = []
+    cause = {
+        "claim_id": event.data["claim_id"],
+        "cause_event_id": event.event_id,
+        "position": event.position,
+    }
+    keys = set(before) | set(after)
+    for key in sorted(keys, key=lambda k: (k[0], k[1], k[2] or "", k[3] or "", k[4] or date.min)):
+        now, then = after.get(key), before.get(key)
+        if now is None:  # a per-illness or per-tooth row whose last claim went away
+            assert then is not None
+            if then.applied == 0:  # the empty row shown before any illness or tooth had one
+                continue
+            gone = {"applied": "0", "remaining": str(then.accumulator.amount)}
+            data = {**_describe(then, member_id), "previous": _figures(then), "current": gone}
+            changed.append((ACCUMULATOR_CHANGED, {**data, **cause}))
+            continue
+        if then is not None and then.applied == now.applied:
+            continue
+        if then is None and now.applied == 0:
+            continue
+        described = _describe(now, member_id)
+        changed.append(
+            (
+                ACCUMULATOR_CHANGED,
+                {**described, "previous": _figures(then, now), "current": _figures(now), **cause},
+            )
+        )
+        if now.met and not (then is not None and then.met):
+            subject = "|".join(
+                (member_id, key[0], key[1], key[2] or "", key[3] or "")
+            )  # one mark per row
+            start = key[4].isoformat() if key[4] else "lifetime"
+            met.append(
+                Alert(
+                    "accumulator_met",
+                    subject,
+                    start,
+                    ACCUMULATOR_MET,
+                    {
+                        **described,
+                        "schedule_amount": str(now.accumulator.amount),
+                        "applied": str(now.applied),
+                        **cause,
+                    },
+                )
+            )
+    return changed, met
