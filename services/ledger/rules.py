@@ -123,14 +123,24 @@ def claim_line_problems(
             )
             continue
         schedule = enrolled[0][1]
+        network = line.get("network", "in")
         for position, applied in enumerate(line.get("applied", ())):
             code = applied["accumulator_code"]
-            if schedule.accumulator(code) is None:
-                problems.add(
-                    index,
-                    f"data.lines.{number}.applied.{position}.accumulator_code",
-                    f"no accumulator {code} in schedule {schedule.schedule_id}",
+            field = f"data.lines.{number}.applied.{position}.accumulator_code"
+            accumulator = schedule.accumulator(code)
+            if accumulator is None:
+                problem = f"no accumulator {code} in schedule {schedule.schedule_id}"
+            elif accumulator.network not in ("any", network):
+                problem = (
+                    f"{code} is kept for {accumulator.network}-network lines; the line is {network}"
                 )
+            elif accumulator.per is not None and line.get(accumulator.per) is None:
+                problem = (
+                    f"{code} is kept per {accumulator.per}: the line names no {accumulator.per}"
+                )
+            else:
+                continue
+            problems.add(index, field, problem)
 
 
 def _claim_adjudicated(

@@ -197,7 +197,7 @@ def emit_new(
     """The candidates not marked yet, as derived events (first of a mark wins); marks them."""
     if not candidates:
         return []
-    done = _marked(connection, tenant, sorted({alert.subject for alert, _, _ in candidates}))
+    done = _marked(connection, tenant, {(alert.kind, alert.subject) for alert, _, _ in candidates})
     fresh: list[Derived] = []
     marks: list[tuple[str, str, str, str]] = []
     for alert, position, event in candidates:
@@ -210,15 +210,20 @@ def emit_new(
     return fresh
 
 
-def _marked(connection: Connection, tenant: str, subjects: list[str]) -> set[tuple[str, str, str]]:
+def _marked(
+    connection: Connection, tenant: str, wanted: set[tuple[str, str]]
+) -> set[tuple[str, str, str]]:
+    """The marks of the (kind, subject) pairs asked about: a primary-key range per kind."""
     found: set[tuple[str, str, str]] = set()
-    for start in range(0, len(subjects), PRELOAD_CHUNK):
-        chunk = subjects[start : start + PRELOAD_CHUNK]
-        marks = ", ".join("?" for _ in chunk)
-        for kind, subject, scope in connection.execute(
-            "SELECT kind, subject, scope FROM alert_marks "
-            f"WHERE tenant = ? AND subject IN ({marks})",
-            (tenant, *chunk),
-        ):
-            found.add((kind, subject, scope))
+    for kind in sorted({kind for kind, _ in wanted}):
+        subjects = sorted(subject for k, subject in wanted if k == kind)
+        for start in range(0, len(subjects), PRELOAD_CHUNK):
+            chunk = subjects[start : start + PRELOAD_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            for subject, scope in connection.execute(
+                "SELECT subject, scope FROM alert_marks "
+                f"WHERE tenant = ? AND kind = ? AND subject IN ({marks})",
+                (tenant, kind, *chunk),
+            ):
+                found.add((kind, subject, scope))
     return found

@@ -1611,3 +1611,33 @@ async def test_recording_claims_needs_the_writer_role(client: httpx.AsyncClient,
     assert answer.status_code == 403, answer.text
     assert answer.json()["error"]["code"] == "forbidden"
     assert tenant.ledger_count() == stored
+
+
+async def test_network_and_per_illness_accumulators_are_kept_apart_on_record(
+    client: httpx.AsyncClient, tenant: Tenant
+):
+    member = new_member()
+    kept = [
+        acc("DIN", "deductible", "500", network="in"),
+        acc("DOUT", "deductible", "1000", network="out"),
+        acc("ILL", "maximum", "100", kind="benefit", per="illness"),
+    ]
+    await record(client, tenant, schedule("KEPT", kept), enrolled(member, "KEPT"))
+    stored = tenant.ledger_count()
+    cases = {
+        "an in-network line applying the out-of-network deductible": (
+            line("2026-02-01", {"DOUT": "5"}),
+            "kept for out-network lines",
+        ),
+        "a per-illness accumulator on a line without an illness": (
+            line("2026-02-01", {"ILL": "5"}),
+            "kept per illness",
+        ),
+    }
+    for name, (bad, words) in cases.items():
+        answer = await post_events(client, tenant, [claim(f"c-{uuid.uuid4()}", member, bad)])
+        assert answer.status_code == 422, (name, answer.text)
+        [problem] = answer.json()["error"]["details"]
+        assert problem["field"] == "data.lines.0.applied.0.accumulator_code", name
+        assert words in problem["problem"], name
+    assert tenant.ledger_count() == stored
