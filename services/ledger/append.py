@@ -698,13 +698,15 @@ def _alerts(
 
 def _claim_rows(
     batch: _Batch, projection: MemberProjection, event: LedgerEvent
-) -> tuple[str, set[date], dict[RowKey, Row]]:
-    """Before a claim event: its plan type, the dates it touches and the rows there."""
+) -> tuple[str, set[date], dict[str, list[Claim]], dict[RowKey, Row]]:
+    """Before a claim event: its plan type, the dates it touches, the family's claims and the
+    member's rows there."""
     facts = projection.facts
     claim = facts.claims.get(event.data["claim_id"])
     plan_type = claim.plan_type if claim is not None else event.data["plan_type"]
     days = claim_dates(facts, event)
-    return plan_type, days, rows_on(facts, plan_type, days, batch.family_claims(facts))
+    family = batch.family_claims(facts)  # the event changes only this member's claims
+    return plan_type, days, family, rows_on(facts, plan_type, days, family)
 
 
 def _claim_changes(
@@ -713,10 +715,11 @@ def _claim_changes(
     event: LedgerEvent,
     plan_type: str,
     days: set[date],
+    family: dict[str, list[Claim]],
     before: dict[RowKey, Row],
 ) -> None:
     facts = projection.facts
-    after = rows_on(facts, plan_type, days, batch.family_claims(facts))
+    after = rows_on(facts, plan_type, days, family)
     changed, met = claim_changes(facts.member_id, before, after, event)
     batch.accumulator_changes += [
         Derived(kind, data, event.position, event.recorded_at) for kind, data in changed

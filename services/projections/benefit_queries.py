@@ -16,8 +16,8 @@ import anyio
 
 from services.ledger.errors import NotFoundError
 from services.projections.benefits import BenefitStatus, benefit_status
-from services.projections.facts import LedgerEvent, MemberFacts
-from services.projections.queries import member_events, position_known_at, tracking_position
+from services.projections.facts import MemberFacts
+from services.projections.queries import fold, member_events, member_facts, position_of
 from services.projections.reads import Reader
 
 
@@ -27,27 +27,12 @@ class MemberBenefits:
     position: int
 
 
-def fold(member_id: str, events: list[LedgerEvent]) -> MemberFacts:
-    facts = MemberFacts(member_id)
-    for event in events:
-        facts.apply(event)
-    return facts
-
-
 async def member_benefits(
     reader: Reader, tenant: str, member_id: str, known_at: datetime | None
 ) -> MemberBenefits:
     """The member's facts (404 when the ledger knows nothing of the member then)."""
-    position = (
-        await position_known_at(reader, known_at)
-        if known_at is not None
-        else await tracking_position(reader)
-    )
-    events = await member_events(reader, tenant, member_id, known_at)
-    if not events:
-        raise NotFoundError(f"member {member_id!r} not found")
-    facts = await anyio.to_thread.run_sync(fold, member_id, events)
-    return MemberBenefits(facts, position)
+    position = await position_of(reader, known_at)
+    return MemberBenefits(await member_facts(reader, tenant, member_id, known_at), position)
 
 
 def statuses(facts: MemberFacts, as_of: date) -> list[BenefitStatus]:
@@ -125,11 +110,7 @@ async def near_limit(
     reader: Reader, tenant: str, as_of: date, known_at: datetime | None, threshold: Decimal
 ) -> tuple[list[dict[str, Any]], int]:
     """Every benefit whose use reached `threshold` of its limit in the period holding as_of."""
-    position = (
-        await position_known_at(reader, known_at)
-        if known_at is not None
-        else await tracking_position(reader)
-    )
+    position = await position_of(reader, known_at)
     members = await reader.fetch(
         "SELECT DISTINCT member_id FROM benefit_index WHERE tenant = ? ORDER BY member_id",
         (tenant,),

@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import anyio
-
 from services.ledger.errors import NotFoundError
-from services.projections.benefit_queries import fold
 from services.projections.claims import (
     Claim,
     Enrollment,
@@ -24,7 +21,7 @@ from services.projections.claims import (
     enrollment_on,
 )
 from services.projections.facts import MemberFacts
-from services.projections.queries import member_events, position_known_at, tracking_position
+from services.projections.queries import member_facts
 from services.projections.reads import Reader
 
 
@@ -36,21 +33,6 @@ class Selection:
     plan_type: str | None = None
     schedule_id: str | None = None
     all_plans: bool = False
-
-
-async def position_of(reader: Reader, known_at: datetime | None) -> int:
-    if known_at is not None:
-        return await position_known_at(reader, known_at)
-    return await tracking_position(reader)
-
-
-async def member_facts(
-    reader: Reader, tenant: str, member_id: str, known_at: datetime | None
-) -> MemberFacts:
-    events = await member_events(reader, tenant, member_id, known_at)
-    if not events:
-        raise NotFoundError(f"member {member_id!r} not found")
-    return await anyio.to_thread.run_sync(fold, member_id, events)
 
 
 def chosen(facts: MemberFacts, selection: Selection) -> list[tuple[Enrollment, Schedule]]:

@@ -18,7 +18,7 @@ from services.ledger.errors import NotFoundError
 from services.ledger.schema import PROJECTION_NAME
 from services.projections.accumulation import KeyResult
 from services.projections.explain import ExplainedEvent, explain
-from services.projections.facts import KeyId, LedgerEvent
+from services.projections.facts import KeyId, LedgerEvent, MemberFacts
 from services.projections.member import Flag, MemberProjection
 from services.projections.reads import Reader
 from services.projections.runner import format_timestamp, replay, to_event
@@ -71,6 +71,31 @@ async def member_events(
         (tenant, cutoff),
     )
     return [to_event(row) for row in heapq.merge(own, tenant_wide, key=lambda row: int(row[0]))]
+
+
+async def position_of(reader: Reader, known_at: datetime | None) -> int:
+    """The last ledger position an answer reflects: as known at a time, or as projected now."""
+    if known_at is not None:
+        return await position_known_at(reader, known_at)
+    return await tracking_position(reader)
+
+
+def fold(member_id: str, events: list[LedgerEvent]) -> MemberFacts:
+    """The member's facts alone (benefit limits, claims): no key is computed."""
+    facts = MemberFacts(member_id)
+    for event in events:
+        facts.apply(event)
+    return facts
+
+
+async def member_facts(
+    reader: Reader, tenant: str, member_id: str, known_at: datetime | None
+) -> MemberFacts:
+    """The member's facts folded from the ledger (404 when the ledger knows nothing of it)."""
+    events = await member_events(reader, tenant, member_id, known_at)
+    if not events:
+        raise NotFoundError(f"member {member_id!r} not found")
+    return await anyio.to_thread.run_sync(fold, member_id, events)
 
 
 async def replay_member(

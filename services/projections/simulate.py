@@ -10,7 +10,7 @@ from typing import Any
 from contracts.accumulators import SimulateIn
 from services.ledger.errors import InvalidRequestError, Problem, ProblemList
 from services.ledger.rules import claim_line_problems
-from services.projections import claim_queries
+from services.projections import claim_queries, queries
 from services.projections.claim_queries import Selection
 from services.projections.claims import Claim, ClaimLine, Row, accumulator_rows, enrollment_on
 from services.projections.costshare import LineIn, LineShare, Standing, share_line
@@ -71,9 +71,9 @@ def _problems(facts: MemberFacts, body: SimulateIn) -> None:
 
 
 async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn) -> dict[str, Any]:
-    facts = await claim_queries.member_facts(reader, tenant, member_id, None)
+    facts = await queries.member_facts(reader, tenant, member_id, None)
     _problems(facts, body)
-    position = await claim_queries.position_of(reader, None)
+    position = await queries.position_of(reader, None)
     given = body.claim
     lines = sorted(
         (ClaimLine.from_json(line.model_dump(mode="json")) for line in given.lines),

@@ -13,7 +13,7 @@ from services.api.deps import Context, context, parse_known_at, require, utc_now
 from services.api.history_report import claims_csv, claims_html
 from services.ledger.errors import InvalidRequestError, NotFoundError, Problem
 from services.ledger.keys import Principal
-from services.projections import claim_queries
+from services.projections import claim_queries, queries
 from services.projections.claim_queries import Selection
 from services.projections.simulate import simulate
 
@@ -57,8 +57,8 @@ async def list_accumulators(
     (plan type default: the member's first medical enrollment in force on the date)."""
     chosen = selection(effective_date, plan_type, schedule_id, all_plans)
     moment = parse_known_at(known_at)
-    position = await claim_queries.position_of(ctx.reader, moment)
-    facts = await claim_queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
+    position = await queries.position_of(ctx.reader, moment)
+    facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
     return claim_queries.answer(member_id, chosen.effective_date, position, rows)
 
@@ -102,8 +102,8 @@ async def accumulator_claims(
         )
     chosen = selection(effective_date, plan_type, schedule_id, all_plans=plan_type is None)
     moment = parse_known_at(known_at)
-    position = await claim_queries.position_of(ctx.reader, moment)
-    facts = await claim_queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
+    position = await queries.position_of(ctx.reader, moment)
+    facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
     matching = [
         r
