@@ -64,8 +64,27 @@ from services.projections.views import scheduling_check
 AUTHORIZATION_TYPES = ("authorization.amended", "authorization.voided")
 VISIT_STATUS_TYPES = ("visit.rescheduled", "visit.missed", "visit.cancelled", "visit.confirmed")
 OVERRIDE_TYPES = ("visit.scheduled", "visit.confirmed")
-BENEFIT_TYPES = ("benefit.limit_amended", "benefit.usage_verified")
-CLAIM_TYPES = ("claim.status_changed", "claim.adjusted", "claim.voided")
+# the reference indexes: table -> the id column (rows hold member_id and payer_id; a claim's
+# payer_id column holds its plan type)
+INDEXES = {
+    "authorization_index": "authorization_id",
+    "visit_index": "visit_id",
+    "benefit_index": "benefit_id",
+    "claim_index": "claim_id",
+}
+# events that create a reference (refused when it exists), the index, and what to say instead
+CREATES = {
+    "authorization.granted": ("authorization_index", "already granted; amend it instead"),
+    "visit.scheduled": ("visit_index", "already scheduled; reschedule it instead"),
+    "claim.adjudicated": ("claim_index", "already adjudicated; adjust it instead"),
+    "benefit.limit_defined": ("benefit_index", "already defined; amend it instead"),
+}
+# events that name only a reference: the index that routes them to their member
+ROUTED = {
+    **dict.fromkeys(AUTHORIZATION_TYPES, "authorization_index"),
+    **dict.fromkeys(("benefit.limit_amended", "benefit.usage_verified"), "benefit_index"),
+    **dict.fromkeys(("claim.status_changed", "claim.adjusted", "claim.voided"), "claim_index"),
+}
 
 
 @dataclass(frozen=True)
@@ -84,10 +103,10 @@ class _Batch:
     connection: Connection
     tenant: str
     members: dict[str, MemberProjection] = field(default_factory=dict)
-    authorizations: dict[str, tuple[str, str]] = field(default_factory=dict)
-    visits: dict[str, tuple[str, str]] = field(default_factory=dict)
-    benefits: dict[str, tuple[str, str]] = field(default_factory=dict)
-    claims: dict[str, tuple[str, str]] = field(default_factory=dict)  # (member, plan type)
+    # table -> id -> (member, payer or plan type) of the references this batch creates
+    created: dict[str, dict[str, tuple[str, str]]] = field(
+        default_factory=lambda: {table: {} for table in INDEXES}
+    )
     enrollments: list[tuple[str, str, str | None]] = field(default_factory=list)
     tenant_wide: list[LedgerEvent] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
@@ -95,7 +114,7 @@ class _Batch:
     # alert candidates in the order of the events that raised them (the first of a mark wins)
     alerts: list[tuple[Alert, int, LedgerEvent | None]] = field(default_factory=list)
     accumulator_changes: list[Derived] = field(default_factory=list)
-    # (table, id) -> (member, payer) of authorizations and visits stored before this batch
+    # (table, id) -> (member, payer) of the references stored before this batch
     stored: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
 
     def member(self, member_id: str) -> MemberProjection:
@@ -118,13 +137,8 @@ class _Batch:
             self.members.update(loaded)
 
     def preload_references(self, candidates: list[CandidateEvent]) -> None:
-        """Look up every authorization and visit the batch names with a query per table."""
-        for table, column in (
-            ("authorization_index", "authorization_id"),
-            ("visit_index", "visit_id"),
-            ("benefit_index", "benefit_id"),
-            ("claim_index", "claim_id"),
-        ):
+        """Look up every reference the batch names with a query per index."""
+        for table, column in INDEXES.items():
             ids = sorted(
                 {c.data[column] for c in candidates if column in c.data}
                 - {value for (name, value) in self.stored if name == table}
@@ -142,30 +156,18 @@ class _Batch:
                 }
                 self.stored.update({(table, i): found.get(i) for i in chunk})
 
-    def _lookup(self, table: str, column: str, value: str) -> tuple[str, str] | None:
+    def reference(self, table: str, value: str) -> tuple[str, str] | None:
+        """(member, payer) of a reference created in this batch or stored before it."""
+        found = self.created[table].get(value)
+        if found is not None:
+            return found
         if (table, value) in self.stored:
             return self.stored[(table, value)]
         rows = self.connection.execute(
-            f"SELECT member_id, payer_id FROM {table} WHERE tenant = ? AND {column} = ?",
+            f"SELECT member_id, payer_id FROM {table} WHERE tenant = ? AND {INDEXES[table]} = ?",
             (self.tenant, value),
         )
         return (rows[0][0], rows[0][1]) if rows else None
-
-    def authorization(self, authorization_id: str) -> tuple[str, str] | None:
-        found = self.authorizations.get(authorization_id)
-        return found or self._lookup("authorization_index", "authorization_id", authorization_id)
-
-    def visit(self, visit_id: str) -> tuple[str, str] | None:
-        found = self.visits.get(visit_id)
-        return found or self._lookup("visit_index", "visit_id", visit_id)
-
-    def benefit(self, benefit_id: str) -> tuple[str, str] | None:
-        found = self.benefits.get(benefit_id)
-        return found or self._lookup("benefit_index", "benefit_id", benefit_id)
-
-    def claim(self, claim_id: str) -> tuple[str, str] | None:
-        found = self.claims.get(claim_id)
-        return found or self._lookup("claim_index", "claim_id", claim_id)
 
     def family_claims(self, facts: MemberFacts) -> dict[str, list[Claim]]:
         """The claims of the other members of the member's families (for family rows)."""
@@ -467,23 +469,15 @@ def _member_of(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) 
     data = candidate.data
     if candidate.type in TENANT_WIDE_TYPES:
         return None
-    if candidate.type in CLAIM_TYPES:
-        found = batch.claim(data["claim_id"])
+    table = ROUTED.get(candidate.type)
+    if table is not None:
+        column = INDEXES[table]
+        found = batch.reference(table, data[column])
         if found is None:
-            problems.add(candidate.index, "data.claim_id", "unknown claim")
-        return found[0] if found else None
-    if candidate.type in AUTHORIZATION_TYPES:
-        found = batch.authorization(data["authorization_id"])
-        if found is None:
-            problems.add(candidate.index, "data.authorization_id", "unknown authorization")
-        return found[0] if found else None
-    if candidate.type in BENEFIT_TYPES:
-        found = batch.benefit(data["benefit_id"])
-        if found is None:
-            problems.add(candidate.index, "data.benefit_id", "unknown benefit")
+            problems.add(candidate.index, f"data.{column}", f"unknown {column.removesuffix('_id')}")
         return found[0] if found else None
     if candidate.type in VISIT_STATUS_TYPES:
-        found = batch.visit(data["visit_id"])
+        found = batch.reference("visit_index", data["visit_id"])
         if found is not None:
             return found[0]
         if candidate.type != "visit.confirmed":
@@ -533,7 +527,8 @@ def _accept(
         return None
     warnings = _warnings(projection, candidate)
     new_visit = candidate.type == "visit.scheduled" or (
-        candidate.type == "visit.confirmed" and batch.visit(candidate.data["visit_id"]) is None
+        candidate.type == "visit.confirmed"
+        and batch.reference("visit_index", candidate.data["visit_id"]) is None
     )
     claim_rows = _claim_rows(batch, projection, event) if event.type in CLAIM_EVENT_TYPES else None
     changes = len(projection.key_changes)
@@ -548,34 +543,25 @@ def _accept(
 
 
 def _unique_references(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) -> bool:
-    data = candidate.data
-    if candidate.type == "authorization.granted" and batch.authorization(data["authorization_id"]):
-        problems.add(candidate.index, "data.authorization_id", "already granted; amend it instead")
-        return False
-    if candidate.type == "visit.scheduled" and batch.visit(data["visit_id"]):
-        problems.add(candidate.index, "data.visit_id", "already scheduled; reschedule it instead")
-        return False
-    if candidate.type == "claim.adjudicated" and batch.claim(data["claim_id"]):
-        problems.add(candidate.index, "data.claim_id", "already adjudicated; adjust it instead")
-        return False
-    if candidate.type == "benefit.limit_defined" and batch.benefit(data["benefit_id"]):
-        problems.add(candidate.index, "data.benefit_id", "already defined; amend it instead")
-        return False
-    return True
+    if candidate.type not in CREATES:
+        return True
+    table, instead = CREATES[candidate.type]
+    column = INDEXES[table]
+    if batch.reference(table, candidate.data[column]) is None:
+        return True
+    problems.add(candidate.index, f"data.{column}", instead)
+    return False
 
 
 def _remember(batch: _Batch, candidate: CandidateEvent, member_id: str, new_visit: bool) -> None:
     data = candidate.data
-    if candidate.type == "authorization.granted":
-        batch.authorizations[data["authorization_id"]] = (member_id, data["payer_id"])
-    elif candidate.type == "claim.adjudicated":
-        batch.claims[data["claim_id"]] = (member_id, data["plan_type"])
-    elif candidate.type == "member.enrolled":
+    if candidate.type == "member.enrolled":
         batch.enrollments.append((member_id, data["schedule_id"], data.get("family_id")))
-    elif candidate.type == "benefit.limit_defined":
-        batch.benefits[data["benefit_id"]] = (member_id, data["payer_id"])
-    elif new_visit:
-        batch.visits[data["visit_id"]] = (member_id, data["payer_id"])
+        return
+    table = "visit_index" if new_visit else CREATES.get(candidate.type, (None, ""))[0]
+    if table is not None:
+        payer = data["plan_type"] if table == "claim_index" else data["payer_id"]
+        batch.created[table][data[INDEXES[table]]] = (member_id, payer)
 
 
 def _warnings(projection: MemberProjection, candidate: CandidateEvent) -> list[dict[str, str]]:
@@ -620,23 +606,11 @@ def _store(batch: _Batch) -> None:
         "body_hash, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         batch.rows,
     )
-    connection.executemany(
-        "INSERT INTO authorization_index (tenant, authorization_id, member_id, payer_id) "
-        "VALUES (?, ?, ?, ?)",
-        [(tenant, aid, member, payer) for aid, (member, payer) in batch.authorizations.items()],
-    )
-    connection.executemany(
-        "INSERT INTO visit_index (tenant, visit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
-        [(tenant, vid, member, payer) for vid, (member, payer) in batch.visits.items()],
-    )
-    connection.executemany(
-        "INSERT INTO benefit_index (tenant, benefit_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
-        [(tenant, bid, member, payer) for bid, (member, payer) in batch.benefits.items()],
-    )
-    connection.executemany(
-        "INSERT INTO claim_index (tenant, claim_id, member_id, payer_id) VALUES (?, ?, ?, ?)",
-        [(tenant, cid, member, plan) for cid, (member, plan) in batch.claims.items()],
-    )
+    for table, column in INDEXES.items():
+        connection.executemany(
+            f"INSERT INTO {table} (tenant, {column}, member_id, payer_id) VALUES (?, ?, ?, ?)",
+            [(tenant, key, *found) for key, found in batch.created[table].items()],
+        )
     connection.executemany(
         "INSERT INTO enrollment_index (tenant, member_id, schedule_id, family_id) "
         "VALUES (?, ?, ?, ?)",
