@@ -138,14 +138,6 @@ SCHEMA_SQL = (
         version BIGINT NOT NULL,
         PRIMARY KEY (tenant, member_id, authorization_number, service_code)
     )""",
-    """CREATE TABLE IF NOT EXISTS period_ticks (
-        tenant TEXT NOT NULL,
-        member_id TEXT NOT NULL,
-        authorization_number TEXT NOT NULL,
-        service_code TEXT NOT NULL,
-        period_start TEXT NOT NULL,
-        PRIMARY KEY (tenant, member_id, authorization_number, service_code, period_start)
-    )""",
     *WEBHOOK_SCHEMA_SQL,
     *RELAY_SCHEMA_SQL,
 )

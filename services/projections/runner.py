@@ -82,7 +82,7 @@ def resume(connection: Connection, tenant: str, member_id: str) -> MemberProject
 PRELOAD_CHUNK = 500  # members per query: bounds the parameter list
 
 
-def _tenant_wide(connection: Connection, tenant: str) -> list[LedgerEvent]:
+def tenant_wide_events(connection: Connection, tenant: str) -> list[LedgerEvent]:
     """The tenant's events that belong to no member (payer settings), in ledger order."""
     return [
         to_event(row)
@@ -98,7 +98,7 @@ def resume_many(
     connection: Connection, tenant: str, member_ids: list[str]
 ) -> dict[str, MemberProjection]:
     """Several members' stored projections with three queries per chunk of members."""
-    tenant_wide = _tenant_wide(connection, tenant)
+    tenant_wide = tenant_wide_events(connection, tenant)
     own: dict[str, list[LedgerEvent]] = {member: [] for member in member_ids}
     flags: dict[str, str] = {}
     for start in range(0, len(member_ids), PRELOAD_CHUNK):
@@ -314,7 +314,7 @@ def _recalculate_chunk(chunk: list[tuple[str, str]]) -> tuple[int, int]:
 
 
 def _recalculate_members(connection: Connection, tenant: str, member_ids: list[str]) -> int:
-    tenant_wide = _tenant_wide(connection, tenant)
+    tenant_wide = tenant_wide_events(connection, tenant)
     own: dict[str, list[LedgerEvent]] = {member: [] for member in member_ids}
     marks = ", ".join("?" for _ in member_ids)
     for row in connection.execute(

@@ -5,6 +5,7 @@ if paid, the cost-share rule (4.4) filling the lines that carry no applied amoun
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from contracts.accumulators import SimulateIn
@@ -43,7 +44,8 @@ def _standings(rows: list[Row], line: ClaimLine) -> list[Standing]:
     return list(chosen.values())
 
 
-def _standing(row: Row, applied: Any) -> Standing:
+def _standing(row: Row, applied: Decimal | None) -> Standing:
+    """The row as the cost-share engine sees it; None: a new illness or tooth, nothing applied."""
     accumulator = row.accumulator
     return Standing(
         code=accumulator.code,
@@ -51,7 +53,7 @@ def _standing(row: Row, applied: Any) -> Standing:
         kind=accumulator.kind,
         level=accumulator.level,
         amount=accumulator.amount,
-        applied=applied if applied is not None else accumulator.amount * 0,
+        applied=applied if applied is not None else Decimal(0),
         levels=accumulator.levels,
     )
 

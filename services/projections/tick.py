@@ -2,9 +2,9 @@
 
 When a key's new period starts, its balance as of today changes by the new grant: `tick` emits one
 `balance.changed` per active key and period (`reason` `period_started`, no cause event), `previous`
-as of the day before the period and `current` as of today. A marker row per key and period makes
+as of the day before the period and `current` as of today. An alert mark per key and period makes
 it exactly once: running it twice, or again after a crash half way, emits nothing new. Keys are
-taken in chunks, each chunk one transaction under the ledger lock, so a crash loses no marker
+taken in chunks, each chunk one transaction under the ledger lock, so a crash loses no mark
 without its events and writers are held up for one chunk at a time.
 
 The tick also emits `authorization.renewal_due` for keys whose end comes within the payer's
@@ -20,9 +20,9 @@ from typing import Any
 from services.ledger.db import Connection, Database
 from services.projections.alerts import Alert, emit_new, renewal_alert
 from services.projections.derived import BALANCE_CHANGED, balance_changed
-from services.projections.emit import Derived, store_derived
+from services.projections.emit import store_derived
 from services.projections.facts import LedgerEvent, MemberFacts
-from services.projections.runner import to_event
+from services.projections.runner import tenant_wide_events
 from services.projections.serialize import key_from_body
 from services.projections.views import key_view, period_index
 
@@ -47,14 +47,10 @@ def tick(database: Database, today: date | None = None) -> int:
 
 
 def _settings(connection: Connection, tenant: str) -> MemberFacts:
-    """The tenant's payer settings (the renewal thresholds), folded from its ledger."""
+    """The tenant's payer settings (the renewal notice), folded from its tenant-wide events."""
     facts = MemberFacts("")
-    for row in connection.execute(
-        "SELECT position, event_id, type, data, recorded_at FROM ledger_events "
-        "WHERE tenant = ? AND member_id IS NULL ORDER BY position",
-        (tenant,),
-    ):
-        facts.apply(to_event(row))
+    for event in tenant_wide_events(connection, tenant):
+        facts.apply(event)
     return facts
 
 
@@ -84,12 +80,28 @@ def _key_rows(connection: Connection, tenant: str, after: tuple[str, str, str]) 
 def _tick_chunk(
     connection: Connection, tenant: str, rows: list[KeyRow], today: date, settings: MemberFacts
 ) -> int:
-    due = []
-    renewals: list[tuple[Alert, int, LedgerEvent | None]] = []
+    """The chunk's rollovers and renewals not emitted yet; an alert mark makes each one once."""
+    candidates: list[tuple[Alert, int, LedgerEvent | None]] = []
     position_rows = connection.execute("SELECT MAX(position) FROM ledger_events")
     position = int(position_rows[0][0] or 0)
     for member_id, number, code, body in rows:
         result, flag = key_from_body(json.loads(body))
+        index = period_index(result, today)
+        if index >= 0 and today <= result.periods[index].end:  # started and not ended
+            start = result.periods[index].start
+            data: dict[str, Any] = balance_changed(
+                member_id,
+                (number, code),
+                key_view(result, flag, start - timedelta(days=1)),
+                key_view(result, flag, today),
+                first_affected=start,
+                cause_event_id=None,
+                position=position,
+                reason="period_started",
+            )
+            subject = f"{member_id}|{number}|{code}"
+            rollover = Alert("period_started", subject, start.isoformat(), BALANCE_CHANGED, data)
+            candidates.append((rollover, position, None))
         granted = any(period.authorized > 0 for period in result.periods)
         renewal = renewal_alert(
             member_id,
@@ -101,50 +113,7 @@ def _tick_chunk(
             None,
         )
         if renewal is not None:
-            renewals.append((renewal, position, None))
-        index = period_index(result, today)
-        if index >= 0 and today <= result.periods[index].end:  # started and not ended
-            due.append((member_id, number, code, result.periods[index].start, result, flag))
-    done = _ticked(connection, tenant, {(d[0], d[3].isoformat()) for d in due})
-    now = datetime.now(UTC)
-    events: list[Derived] = []
-    markers: list[tuple[str, ...]] = []
-    for member_id, number, code, start, result, flag in due:
-        if (member_id, number, code, start.isoformat()) in done:
-            continue
-        data: dict[str, Any] = balance_changed(
-            member_id,
-            (number, code),
-            key_view(result, flag, start - timedelta(days=1)),
-            key_view(result, flag, today),
-            first_affected=start,
-            cause_event_id=None,
-            position=position,
-            reason="period_started",
-        )
-        events.append(Derived(BALANCE_CHANGED, data, position, now))
-        markers.append((tenant, member_id, number, code, start.isoformat()))
-    connection.insert_rows(
-        "period_ticks",
-        ("tenant", "member_id", "authorization_number", "service_code", "period_start"),
-        markers,
+            candidates.append((renewal, position, None))
+    return store_derived(
+        connection, tenant, emit_new(connection, tenant, candidates, datetime.now(UTC))
     )
-    events += emit_new(connection, tenant, renewals, now)
-    return store_derived(connection, tenant, events)
-
-
-def _ticked(
-    connection: Connection, tenant: str, wanted: set[tuple[str, str]]
-) -> set[tuple[str, ...]]:
-    """The markers among the (member, period start) pairs asked about."""
-    if not wanted:
-        return set()
-    members = sorted({member for member, _ in wanted})
-    starts = sorted({start for _, start in wanted})
-    rows = connection.execute(
-        "SELECT member_id, authorization_number, service_code, period_start FROM period_ticks "
-        f"WHERE tenant = ? AND member_id IN ({', '.join('?' for _ in members)}) "
-        f"AND period_start IN ({', '.join('?' for _ in starts)})",
-        (tenant, *members, *starts),
-    )
-    return {tuple(row) for row in rows}
