@@ -16,14 +16,19 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 from bench.common import event, log
+from services.ledger.codec import format_timestamp
 from services.ledger.db import Database
+from services.ledger.tags import tags_of
 from services.ledger.validation import validate_batch
-from services.projections.runner import format_timestamp
 
 TENANT = "bench-history"
 WEEKS = 104
 FIRST_SUNDAY = date(2024, 11, 24)
 EVENTS_PER_MEMBER = 1 + 2 * WEEKS + 2 * (WEEKS // 4)
+LEDGER_COLUMNS = [
+    "tenant", "position", "event_id", "type", "member_id", "payer_id", "data", "body_hash",
+    "recorded_at", "tags",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,10 @@ def build(database_url: str, events: int) -> History:
         )
         batches = [[settings]]
         history = History(database_url, members, 0)
+        visit_tags: dict[str, list[str]] = {}
         for week in range(WEEKS):
             rows: list[tuple[object, ...]] = []
-            authorizations: list[tuple[object, ...]] = []
-            visits: list[tuple[object, ...]] = []
+            tag_rows: list[tuple[object, ...]] = []
             week_events = batches.pop() if batches else []
             for member in range(members):
                 week_events += _week_events(member, week)
@@ -114,55 +119,41 @@ def build(database_url: str, events: int) -> History:
                     member_id = data.get("member_id")
                     if member_id is None and "visit_id" in data:
                         member_id = "member-" + data["visit_id"].split("-")[1]
+                    # a status change inherits its visit's tags, as the service tags it
+                    inherited = visit_tags.get(data.get("visit_id", ""), [])
+                    tags = tags_of(data, member_id, inherited)
+                    if candidate.type == "visit.scheduled":
+                        visit_tags[data["visit_id"]] = tags
+                    recorded_at = recorded + timedelta(microseconds=position)
                     rows.append(
                         (
-                            position,
                             TENANT,
+                            position,
                             candidate.event_id,
                             candidate.type,
                             member_id,
                             data.get("payer_id"),
                             json.dumps(data, sort_keys=True, separators=(",", ":")),
                             candidate.body_hash,
-                            format_timestamp(recorded + timedelta(microseconds=position)),
+                            format_timestamp(recorded_at),
+                            json.dumps(tags),
                         )
                     )
-                    if candidate.type == "authorization.granted":
-                        authorizations.append(
-                            (TENANT, data["authorization_id"], member_id, "payer-1")
-                        )
-                    elif candidate.type == "visit.scheduled":
-                        visits.append((TENANT, data["visit_id"], member_id, "payer-1"))
-            _copy(
-                connection,
-                "ledger_events",
-                [
-                    "position",
-                    "tenant",
-                    "event_id",
-                    "type",
-                    "member_id",
-                    "payer_id",
-                    "data",
-                    "body_hash",
-                    "recorded_at",
-                ],
-                rows,
-            )
-            _copy(
-                connection,
-                "authorization_index",
-                ["tenant", "authorization_id", "member_id", "payer_id"],
-                authorizations,
-            )
-            _copy(
-                connection, "visit_index", ["tenant", "visit_id", "member_id", "payer_id"], visits
+                    tag_rows += [(TENANT, tag, position) for tag in tags]
+            _copy(connection, "ledger_events", LEDGER_COLUMNS, rows)
+            _copy(connection, "ledger_tags", ["tenant", "tag", "position"], tag_rows)
+            connection.execute(
+                "INSERT INTO ledger_heads (tenant, position, recorded_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (tenant) DO UPDATE SET position = excluded.position, "
+                "recorded_at = excluded.recorded_at",
+                (TENANT, position, format_timestamp(recorded_at)),
             )
             connection.commit()
             total += len(rows)
             if week % 26 == 25:
                 log(f"history: {week + 1} of {WEEKS} weeks written ({total:,} events)")
         connection.execute("ANALYZE ledger_events")
+        connection.execute("ANALYZE ledger_tags")
         connection.commit()
     return History(database_url, members, total)
 

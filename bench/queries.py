@@ -12,7 +12,7 @@ import httpx
 
 from bench.common import BIN, api_key, event, log, median, percentile, serve
 from bench.history import FIRST_SUNDAY, TENANT, WEEKS, History
-from services.projections.runner import format_timestamp
+from services.ledger.codec import format_timestamp
 
 
 def rebuild(history: History) -> dict[str, float]:

@@ -445,8 +445,22 @@ class EventIn(Strict):
     data: dict[str, Any]
 
 
+class AppendCondition(Strict):
+    """Refuse the batch (409 `condition_failed`) when an event recorded after position `after`
+    carries every one of `tags` (no tags: any event). A scheduling system reads a member's
+    position, checks, then books with `{"after": position, "tags": ["member:M"]}`: no race."""
+
+    after: int = Field(ge=0, description="The tenant's ledger position the client decided on.")
+    tags: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Tags such as `member:M`, `authorization:NUMBER`, `visit:V`.",
+    )
+
+
 class EventsRequest(Strict):
     events: Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH_EVENTS)]
+    condition: AppendCondition | None = None
 
 
 class EventWarning(BaseModel):

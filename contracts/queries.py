@@ -213,3 +213,19 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+class LedgerEventOut(BaseModel):
+    """One recorded fact as the ledger holds it, with what it concerns."""
+
+    position: int = Field(description="The tenant's own ledger position, from 1, gap-free.")
+    id: str
+    type: str
+    recorded_at: datetime
+    tags: list[str] = Field(description="`member:M`, `payer:P`, `visit:V` and the like.")
+    data: dict[str, Any]
+
+
+class LedgerEventsPage(BaseModel):
+    items: list[LedgerEventOut]
+    next_after: int = Field(description="Pass as `after` for the next page.")

@@ -17,6 +17,7 @@ from services.api.routers import (
     claims_accumulators,
     events,
     feeds,
+    ledger,
     ops,
     reports,
     visits,
@@ -25,8 +26,8 @@ from services.api.routers import (
 from services.api.settings import Settings
 from services.api.ticker import tick_schedule
 from services.api.webhooks.worker import WebhookWorker
-from services.ledger.append import Ledger
 from services.ledger.db import Database
+from services.ledger.group_commit import Ledger
 from services.projections.reads import make_reader
 
 
@@ -66,6 +67,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.context = ctx
     errors.install(app)
     routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
-    for module in (*routers, feeds, webhooks, ops):
+    for module in (*routers, ledger, feeds, webhooks, ops):
         app.include_router(module.router)
     return app

@@ -54,6 +54,7 @@ def _rebuild(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from services.ledger.db import Database
+    from services.ledger.recorder import lock_heads
     from services.projections.runner import (
         members_of,
         recalculate,
@@ -71,7 +72,9 @@ def _rebuild(args: argparse.Namespace) -> int:
     connection = database.connect()
     try:
         if args.from_scratch:
-            with connection.transaction(lock_ledger=True):
+            with connection.transaction(write=True):
+                tenants = [args.tenant] if args.tenant else _tenants(connection)
+                lock_heads(connection, tenants)
                 truncate_read_models(connection, args.tenant)
         total = len(members_of(connection, args.tenant))
         with Progress(
@@ -89,30 +92,38 @@ def _rebuild(args: argparse.Namespace) -> int:
                 )
             else:
                 checked, corrected = recalculate(connection, args.tenant, None, advance)
-        _track_ledger_end(connection)
+        _track_ledger_end(connection, args.tenant)
     finally:
         connection.close()
     print(f"checked {checked} members; corrected {corrected}")
     return 0
 
 
-def _track_ledger_end(connection: object) -> None:
+def _tenants(connection: object) -> list[str]:
     from services.ledger.db import Connection
-    from services.projections.runner import set_tracking
 
     assert isinstance(connection, Connection)
-    with connection.transaction(lock_ledger=True):
-        rows = connection.execute("SELECT MAX(position) FROM ledger_events")
-        set_tracking(connection, int(rows[0][0] or 0))
+    return [row[0] for row in connection.execute("SELECT tenant FROM ledger_heads")]
+
+
+def _track_ledger_end(connection: object, tenant: str | None) -> None:
+    from services.ledger.db import Connection
+    from services.ledger.recorder import lock_heads
+    from services.projections.runner import track_heads
+
+    assert isinstance(connection, Connection)
+    with connection.transaction(write=True):
+        lock_heads(connection, [tenant] if tenant else _tenants(connection), shared=True)
+        track_heads(connection, tenant)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from services.ledger.append import Ledger
     from services.ledger.db import Database
     from services.ledger.demo import reduction, weekly_example
+    from services.ledger.group_commit import Ledger
     from services.ledger.validation import validate_batch
     from services.projections.runner import member_events, replay
     from services.projections.views import key_view

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 
 from fastapi import Depends, Request
 
-from services.ledger.append import Ledger
 from services.ledger.db import Database
 from services.ledger.errors import (
     ForbiddenError,
@@ -19,6 +18,7 @@ from services.ledger.errors import (
     Problem,
     UnauthenticatedError,
 )
+from services.ledger.group_commit import Ledger
 from services.ledger.keys import Principal, hash_key
 from services.projections.reads import Reader
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ledger.errors import (
     ConcurrencyConflictError,
+    ConditionFailedError,
     EventIdReusedError,
     ForbiddenError,
     InfrastructureError,
@@ -30,6 +32,7 @@ STATUS = {
     InvalidRequestError: 422,
     NotSupportedYetError: 422,
     EventIdReusedError: 409,
+    ConditionFailedError: 409,
     ConcurrencyConflictError: 409,
     NotFoundError: 404,
     UnauthenticatedError: 401,
@@ -55,7 +58,13 @@ def error_response(status: int, code: str, message: str, details: list[Problem])
 async def _ledger_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, LedgerError)
     status = STATUS.get(type(error), 400)
-    return error_response(status, error.code, error.message, error.details)
+    response = error_response(status, error.code, error.message, error.details)
+    if isinstance(error, ConditionFailedError):  # the client re-reads from here, then retries
+        body = json.loads(bytes(response.body))
+        for detail in body["error"]["details"]:
+            detail["position"] = error.position
+        response = JSONResponse(body, status_code=status)
+    return response
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

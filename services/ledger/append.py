@@ -1,25 +1,26 @@
-"""Appending a batch: idempotency, rules against each member's state, positions, projections.
+"""Recording a group of batches: idempotency, conditions, rules against each member's state,
+tags, positions per tenant and the projections, in one transaction.
 
-Concurrent batches are group-committed: one transaction records every batch queued meanwhile,
-each still all or nothing. The transaction holds the ledger lock (SQLite `BEGIN IMMEDIATE`,
-PostgreSQL `LOCK TABLE ledger_events IN EXCLUSIVE MODE`), so positions are assigned as max + 1 and
-commit in order: gap-free, and a reader following positions never misses a late commit. The
-projections are updated in the same transaction, so an answered write is visible to the next
-query.
+`group_commit.Ledger` hands a group of concurrent batches here inside its transaction. Each
+tenant's head is locked (`recorder.lock_heads`): positions continue the tenant's own sequence,
+gap-free and committed in order, and another tenant's writers never wait. The projections are
+updated in the same transaction, so an answered write is visible to the next query.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.ledger.db import Connection, Database
+from eventsourcing.dcb.api import DCBQuery, DCBQueryItem
+
+from contracts.events import AppendCondition
+from services.ledger.db import Connection
 from services.ledger.errors import (
+    ConditionFailedError,
     EventIdReusedError,
     ForbiddenError,
     InfrastructureError,
@@ -27,7 +28,16 @@ from services.ledger.errors import (
     Problem,
     ProblemList,
 )
+from services.ledger.recorder import (
+    Head,
+    StoredEvent,
+    any_match_after,
+    insert_events,
+    lock_heads,
+    set_head,
+)
 from services.ledger.rules import check_event
+from services.ledger.tags import tag, tags_of
 from services.ledger.validation import CandidateEvent
 from services.projections.alerts import (
     Alert,
@@ -51,7 +61,6 @@ from services.projections.facts import TENANT_WIDE_TYPES, LedgerEvent, MemberFac
 from services.projections.member import KeyChange, MemberProjection
 from services.projections.runner import (
     PRELOAD_CHUNK,
-    format_timestamp,
     parse_timestamp,
     resume,
     resume_many,
@@ -64,27 +73,36 @@ from services.projections.views import scheduling_check
 AUTHORIZATION_TYPES = ("authorization.amended", "authorization.voided")
 VISIT_STATUS_TYPES = ("visit.rescheduled", "visit.missed", "visit.cancelled", "visit.confirmed")
 OVERRIDE_TYPES = ("visit.scheduled", "visit.confirmed")
-# the reference indexes: table -> the id column (rows hold member_id and payer_id; a claim's
-# payer_id column holds its plan type)
-INDEXES = {
-    "authorization_index": "authorization_id",
-    "visit_index": "visit_id",
-    "benefit_index": "benefit_id",
-    "claim_index": "claim_id",
+# what later events refer to: data field -> (tag prefix, the event types that create it). The
+# ledger's tags answer "which member, which payer": no index tables to keep beside the ledger
+REFERENCES = {
+    "authorization_id": ("authorization_id", ("authorization.granted",)),
+    "visit_id": ("visit", ("visit.scheduled", "visit.confirmed")),
+    "benefit_id": ("benefit", ("benefit.limit_defined",)),
+    "claim_id": ("claim", ("claim.adjudicated",)),
 }
-# events that create a reference (refused when it exists), the index, and what to say instead
+# events that create a reference (refused when it exists), and what to say instead
 CREATES = {
-    "authorization.granted": ("authorization_index", "already granted; amend it instead"),
-    "visit.scheduled": ("visit_index", "already scheduled; reschedule it instead"),
-    "claim.adjudicated": ("claim_index", "already adjudicated; adjust it instead"),
-    "benefit.limit_defined": ("benefit_index", "already defined; amend it instead"),
+    "authorization.granted": ("authorization_id", "already granted; amend it instead"),
+    "visit.scheduled": ("visit_id", "already scheduled; reschedule it instead"),
+    "claim.adjudicated": ("claim_id", "already adjudicated; adjust it instead"),
+    "benefit.limit_defined": ("benefit_id", "already defined; amend it instead"),
 }
-# events that name only a reference: the index that routes them to their member
+# events that name only a reference: the field that routes them to their member
 ROUTED = {
-    **dict.fromkeys(AUTHORIZATION_TYPES, "authorization_index"),
-    **dict.fromkeys(("benefit.limit_amended", "benefit.usage_verified"), "benefit_index"),
-    **dict.fromkeys(("claim.status_changed", "claim.adjusted", "claim.voided"), "claim_index"),
+    **dict.fromkeys(AUTHORIZATION_TYPES, "authorization_id"),
+    **dict.fromkeys(("benefit.limit_amended", "benefit.usage_verified"), "benefit_id"),
+    **dict.fromkeys(("claim.status_changed", "claim.adjusted", "claim.voided"), "claim_id"),
 }
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What an id refers to: its member, its payer (a claim: its plan type), the creator's tags."""
+
+    member_id: str
+    payer_id: str
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -97,25 +115,40 @@ class EventOutcome:
 
 
 @dataclass
+class Request:
+    """One caller's batch waiting for a group commit, and what became of it."""
+
+    tenant: str
+    candidates: list[CandidateEvent]
+    may_override: bool
+    now: datetime
+    condition: AppendCondition | None = None
+    outcomes: list[EventOutcome] | None = None
+    error: BaseException | None = None
+
+
+@dataclass
 class _Batch:
-    """What one batch has seen so far: loaded members and the rows it will insert."""
+    """What one tenant's part of a group has seen so far: members, references, new rows."""
 
     connection: Connection
     tenant: str
+    position: int  # the tenant's last position, including this group's events so far
+    recorded_at: datetime  # when this group's events of the tenant are recorded
     members: dict[str, MemberProjection] = field(default_factory=dict)
-    # table -> id -> (member, payer or plan type) of the references this batch creates
-    created: dict[str, dict[str, tuple[str, str]]] = field(
-        default_factory=lambda: {table: {} for table in INDEXES}
+    # field -> id -> reference, for the references this batch creates
+    created: dict[str, dict[str, Reference]] = field(
+        default_factory=lambda: {name: {} for name in REFERENCES}
     )
     enrollments: list[tuple[str, str, str | None]] = field(default_factory=list)
     tenant_wide: list[LedgerEvent] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rows: list[StoredEvent] = field(default_factory=list)
     stepped: set[str] = field(default_factory=set)  # members whose rows this batch changes
     # alert candidates in the order of the events that raised them (the first of a mark wins)
     alerts: list[tuple[Alert, int, LedgerEvent | None]] = field(default_factory=list)
     accumulator_changes: list[Derived] = field(default_factory=list)
-    # (table, id) -> (member, payer) of the references stored before this batch
-    stored: dict[tuple[str, str], tuple[str, str] | None] = field(default_factory=dict)
+    # (field, id) -> reference stored before this group (None: no such reference)
+    stored: dict[tuple[str, str], Reference | None] = field(default_factory=dict)
 
     def member(self, member_id: str) -> MemberProjection:
         projection = self.members.get(member_id)
@@ -137,52 +170,53 @@ class _Batch:
             self.members.update(loaded)
 
     def preload_references(self, candidates: list[CandidateEvent]) -> None:
-        """Look up every reference the batch names with a query per index."""
-        for table, column in INDEXES.items():
+        """Look up every reference the batch names, with a query per kind and chunk."""
+        for name in REFERENCES:
             ids = sorted(
-                {c.data[column] for c in candidates if column in c.data}
-                - {value for (name, value) in self.stored if name == table}
+                {c.data[name] for c in candidates if name in c.data}
+                - {value for (kind, value) in self.stored if kind == name}
             )
             for start in range(0, len(ids), PRELOAD_CHUNK):
                 chunk = ids[start : start + PRELOAD_CHUNK]
-                marks = ", ".join("?" for _ in chunk)
-                found = {
-                    row[0]: (row[1], row[2])
-                    for row in self.connection.execute(
-                        f"SELECT {column}, member_id, payer_id FROM {table} "
-                        f"WHERE tenant = ? AND {column} IN ({marks})",
-                        (self.tenant, *chunk),
-                    )
-                }
-                self.stored.update({(table, i): found.get(i) for i in chunk})
+                found = self._look_up(name, chunk)
+                self.stored.update({(name, i): found.get(i) for i in chunk})
 
-    def reference(self, table: str, value: str) -> tuple[str, str] | None:
-        """(member, payer) of a reference created in this batch or stored before it."""
-        found = self.created[table].get(value)
+    def _look_up(self, name: str, ids: list[str]) -> dict[str, Reference]:
+        prefix, creators = REFERENCES[name]
+        tags = [tag(prefix, value) for value in ids]
+        rows = self.connection.execute(
+            "SELECT t.tag, e.member_id, e.payer_id, e.tags, "
+            f"{'e.data' if name == 'claim_id' else 'NULL'} "
+            "FROM ledger_tags t JOIN ledger_events e "
+            "ON e.tenant = t.tenant AND e.position = t.position "
+            f"WHERE t.tenant = ? AND t.tag IN ({', '.join('?' for _ in tags)}) "
+            f"AND e.type IN ({', '.join('?' for _ in creators)}) ORDER BY t.position",
+            (self.tenant, *tags, *creators),
+        )
+        found: dict[str, Reference] = {}
+        for tag_text, member_id, payer_id, tags_text, data in rows:
+            value = tag_text.removeprefix(f"{prefix}:")
+            if value not in found:  # the creating event is the first
+                payer = json.loads(data)["plan_type"] if data is not None else payer_id
+                found[value] = Reference(member_id, payer, tuple(json.loads(tags_text)))
+        return found
+
+    def reference(self, name: str, value: str) -> Reference | None:
+        """What an id refers to, created in this batch or stored before it."""
+        found = self.created[name].get(value)
         if found is not None:
             return found
-        if (table, value) in self.stored:
-            return self.stored[(table, value)]
-        rows = self.connection.execute(
-            f"SELECT member_id, payer_id FROM {table} WHERE tenant = ? AND {INDEXES[table]} = ?",
-            (self.tenant, value),
-        )
-        return (rows[0][0], rows[0][1]) if rows else None
+        if (name, value) not in self.stored:
+            self.stored[(name, value)] = self._look_up(name, [value]).get(value)
+        return self.stored[(name, value)]
 
     def family_claims(self, facts: MemberFacts) -> dict[str, list[Claim]]:
         """The claims of the other members of the member's families (for family rows)."""
         families = sorted({e.family_id for e in facts.enrollments if e.family_id is not None})
         if not families:
             return {}
-        marks = ", ".join("?" for _ in families)
-        rows = self.connection.execute(
-            "SELECT DISTINCT member_id FROM enrollment_index "
-            f"WHERE tenant = ? AND family_id IN ({marks})",
-            (self.tenant, *families),
-        )
-        others = {row[0] for row in rows} | {
-            member for member, _, family in self.enrollments if family in families
-        }
+        rows = self._members_tagged([tag("family", family) for family in families])
+        others = rows | {member for member, _, family in self.enrollments if family in families}
         others.discard(facts.member_id)
         return {
             other: list(self.member(other).facts.claims.values())
@@ -191,108 +225,26 @@ class _Batch:
         }
 
     def payer_members(self, payer_id: str) -> list[str]:
+        return sorted(self._members_tagged([tag("payer", payer_id)]) | set(self.members))
+
+    def _members_tagged(self, tags: list[str]) -> set[str]:
         rows = self.connection.execute(
-            "SELECT member_id FROM authorization_index WHERE tenant = ? AND payer_id = ? "
-            "UNION SELECT member_id FROM visit_index WHERE tenant = ? AND payer_id = ?",
-            (self.tenant, payer_id, self.tenant, payer_id),
+            "SELECT DISTINCT e.member_id FROM ledger_tags t JOIN ledger_events e "
+            "ON e.tenant = t.tenant AND e.position = t.position "
+            f"WHERE t.tenant = ? AND t.tag IN ({', '.join('?' for _ in tags)}) "
+            "AND e.member_id IS NOT NULL",
+            (self.tenant, *tags),
         )
-        return sorted({row[0] for row in rows} | set(self.members))
-
-
-GROUP_EVENTS = 5_000  # events one group commit takes at most (it always takes one request)
-
-
-@dataclass
-class _Request:
-    """One caller's batch waiting for a group commit, and what became of it."""
-
-    tenant: str
-    candidates: list[CandidateEvent]
-    may_override: bool
-    now: datetime
-    outcomes: list[EventOutcome] | None = None
-    error: BaseException | None = None
-
-
-class Ledger:
-    """The write side, with group commit.
-
-    Callers queue their batches; whoever holds the writer lock takes every queued batch (up to
-    GROUP_EVENTS events) and records them in one transaction: one ledger lock, one position
-    lookup and one commit serve many concurrent requests. Each batch stays all or nothing: a
-    refused batch gets its own error and the group is checked again without it, before anything
-    is written. Batches are taken in arrival order, so no caller waits behind later ones.
-    """
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self._lock = threading.Lock()  # the writer: one group at a time
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Request] = []
-        self._connection: Connection | None = None
-        self.listeners: list[Callable[[], None]] = []  # called after each commit that wrote
-
-    def append(
-        self, tenant: str, candidates: list[CandidateEvent], *, may_override: bool, now: datetime
-    ) -> list[EventOutcome]:
-        request = _Request(tenant, candidates, may_override, now)
-        with self._queue_lock:
-            self._queue.append(request)
-        while request.outcomes is None and request.error is None:
-            with self._lock:
-                if request.outcomes is not None or request.error is not None:
-                    break
-                self._commit(self._take())
-        if request.error is not None:
-            raise request.error
-        assert request.outcomes is not None
-        return request.outcomes
-
-    def _take(self) -> list[_Request]:
-        with self._queue_lock:
-            taken, events = 0, 0
-            for request in self._queue:
-                if taken and events + len(request.candidates) > GROUP_EVENTS:
-                    break
-                taken += 1
-                events += len(request.candidates)
-            group, self._queue = self._queue[:taken], self._queue[taken:]
-        return group
-
-    def _commit(self, group: list[_Request]) -> None:
-        if self._connection is None:
-            try:
-                self._connection = self.database.connect()
-            except Exception as error:
-                for request in group:
-                    request.error = error
-                return
-        connection = self._connection
-        try:
-            with connection.transaction(lock_ledger=True):
-                accepted = _record_group(connection, group)
-        except Exception as error:
-            if connection.dialect == "postgres" and connection.raw.closed:
-                self._connection = None  # reconnect on the next group
-            for request in group:
-                if request.error is None:
-                    request.outcomes = None
-                    request.error = error
-            return
-        for request, outcomes in accepted:
-            request.outcomes = outcomes
-        if any(o.status == "recorded" for _, outcomes in accepted for o in outcomes):
-            for listener in self.listeners:
-                listener()
+        return {row[0] for row in rows}
 
 
 class _Refused(Exception):
     """One request of a group was refused; the group is checked again without it."""
 
 
-def _record_group(
-    connection: Connection, group: list[_Request]
-) -> list[tuple[_Request, list[EventOutcome]]]:
+def record_group(
+    connection: Connection, group: list[Request]
+) -> list[tuple[Request, list[EventOutcome]]]:
     """Record every acceptable request of the group; refused ones get their error set."""
     pending = list(group)
     while True:
@@ -304,47 +256,43 @@ def _record_group(
 
 
 def _record_all(
-    connection: Connection, group: list[_Request]
-) -> list[tuple[_Request, list[EventOutcome]]]:
+    connection: Connection, group: list[Request]
+) -> list[tuple[Request, list[EventOutcome]]]:
     """Check the requests in order against shared state; write everything once at the end."""
     if not group:
         return []
-    last = connection.execute(
-        "SELECT position, recorded_at FROM ledger_events ORDER BY position DESC LIMIT 1"
-    )
-    position = int(last[0][0]) if last else 0
+    heads = lock_heads(connection, (request.tenant for request in group))
     now = max(request.now for request in group)
-    recorded_at = max(now, parse_timestamp(last[0][1]) + timedelta(microseconds=1)) if last else now
+    batches = {
+        tenant: _Batch(connection, tenant, head.position, head.next_time(now))
+        for tenant, head in heads.items()
+    }
     known = _recorded_ids(connection, group)
-    batches: dict[str, _Batch] = {}
-    for request in group:
-        batches.setdefault(request.tenant, _Batch(connection, request.tenant))
     for tenant, batch in batches.items():  # a few queries for the whole group
         candidates = [c for r in group if r.tenant == tenant for c in r.candidates]
         batch.preload_references(candidates)
         batch.preload(_named_members(batch, candidates))
-    accepted: list[tuple[_Request, list[EventOutcome]]] = []
+    accepted: list[tuple[Request, list[EventOutcome]]] = []
     for request in group:
         batch = batches[request.tenant]
         try:
-            outcomes, position = _append(
-                batch, known[request.tenant], request, position, recorded_at
-            )
+            outcomes = _append(batch, known[request.tenant], request)
         except InfrastructureError:
             raise
         except LedgerError as error:
             request.error = error
             raise _Refused(request) from error
         accepted.append((request, outcomes))
-    for batch in batches.values():
-        _store(batch)
-    if any(batch.rows for batch in batches.values()):
-        set_tracking(connection, position)
+    for tenant, batch in batches.items():
+        if batch.rows:
+            _store(batch)
+            set_head(connection, tenant, Head(batch.position, batch.recorded_at))
+            set_tracking(connection, tenant, batch.position)
     return accepted
 
 
 def _recorded_ids(
-    connection: Connection, group: list[_Request]
+    connection: Connection, group: list[Request]
 ) -> dict[str, dict[str, tuple[str, int, datetime]]]:
     """Per tenant, the group's event ids already in the ledger: body hash, position, time."""
     ids: dict[str, set[str]] = {}
@@ -380,25 +328,22 @@ def _find_ids(connection: Connection, tenant: str, ids: list[str]) -> list[tuple
 
 
 def _append(
-    batch: _Batch,
-    known: dict[str, tuple[str, int, datetime]],
-    request: _Request,
-    position: int,
-    recorded_at: datetime,
-) -> tuple[list[EventOutcome], int]:
-    """One request against the group's state so far; its outcomes and the last position."""
+    batch: _Batch, known: dict[str, tuple[str, int, datetime]], request: Request
+) -> list[EventOutcome]:
+    """One request against the group's state so far: its outcomes."""
     outcomes, new = _deduplicate(known, request.candidates)
-    if new:
+    if new:  # a retry of a recorded batch is answered as duplicates, whatever its condition
+        if request.condition is not None:
+            _check_condition(batch, request.condition)
         _check_overrides(new, request.may_override)
         batch.preload_references(new)
         batch.preload(_named_members(batch, new))
         problems = ProblemList()
         for candidate in new:
-            warnings = _accept(batch, candidate, position + 1, recorded_at, problems)
+            warnings = _accept(batch, candidate, problems)
             if warnings is not None:
-                position += 1
                 outcomes[candidate.index] = EventOutcome(
-                    candidate.event_id, "recorded", position, recorded_at, warnings
+                    candidate.event_id, "recorded", batch.position, batch.recorded_at, warnings
                 )
         problems.raise_if_any()
     for index, outcome in enumerate(outcomes):
@@ -409,13 +354,35 @@ def _append(
         outcome = outcomes[candidate.index]
         assert outcome is not None
         known[candidate.event_id] = (candidate.body_hash, outcome.position, outcome.recorded_at)
-    return answered, position
+    return answered
+
+
+def _check_condition(batch: _Batch, condition: AppendCondition) -> None:
+    """409 when an event recorded after `condition.after` (stored, or earlier in this group)
+    carries all of the condition's tags."""
+    wanted = set(condition.tags)
+    in_group = any(row.position > condition.after and wanted <= set(row.tags) for row in batch.rows)
+    query = DCBQuery(items=[DCBQueryItem(tags=sorted(wanted))])
+    if in_group or any_match_after(batch.connection, batch.tenant, query, condition.after):
+        tags = ", ".join(sorted(wanted)) or "any tag"
+        raise ConditionFailedError(
+            "an event matching the condition was recorded after its position; nothing was recorded",
+            batch.position,
+            [
+                Problem(
+                    None,
+                    "condition.after",
+                    f"an event tagged {tags} was recorded after position {condition.after}; "
+                    f"the tenant's ledger is at position {batch.position}",
+                )
+            ],
+        )
 
 
 def _named_members(batch: _Batch, candidates: list[CandidateEvent]) -> set[str]:
     """The members the events name, directly or through a stored authorization or visit."""
     return {c.data["member_id"] for c in candidates if "member_id" in c.data} | {
-        found[0] for found in batch.stored.values() if found is not None
+        found.member_id for found in batch.stored.values() if found is not None
     }
 
 
@@ -464,49 +431,51 @@ def _check_overrides(new: list[CandidateEvent], may_override: bool) -> None:
             )
 
 
-def _member_of(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) -> str | None:
-    """Which member an event belongs to; None for tenant-wide events or unknown references."""
+def _member_of(
+    batch: _Batch, candidate: CandidateEvent, problems: ProblemList
+) -> tuple[str | None, tuple[str, ...]]:
+    """Which member an event belongs to (None: tenant-wide, or an unknown reference), and the
+    tags it inherits from the event that created what it names."""
     data = candidate.data
     if candidate.type in TENANT_WIDE_TYPES:
-        return None
-    table = ROUTED.get(candidate.type)
-    if table is not None:
-        column = INDEXES[table]
-        found = batch.reference(table, data[column])
+        return None, ()
+    name = ROUTED.get(candidate.type)
+    if name is not None:
+        found = batch.reference(name, data[name])
         if found is None:
-            problems.add(candidate.index, f"data.{column}", f"unknown {column.removesuffix('_id')}")
-        return found[0] if found else None
+            problems.add(candidate.index, f"data.{name}", f"unknown {name.removesuffix('_id')}")
+            return None, ()
+        return found.member_id, found.tags
     if candidate.type in VISIT_STATUS_TYPES:
-        found = batch.reference("visit_index", data["visit_id"])
+        found = batch.reference("visit_id", data["visit_id"])
         if found is not None:
-            return found[0]
+            return found.member_id, found.tags
         if candidate.type != "visit.confirmed":
             problems.add(candidate.index, "data.visit_id", "unknown visit")
-            return None
+            return None, ()
         if "member_id" not in data:
             problems.add(
                 candidate.index, "data.member_id", "required to confirm a visit never scheduled"
             )
-            return None
+            return None, ()
     member_id: str = data["member_id"]
-    return member_id
+    return member_id, ()
 
 
 def _accept(
-    batch: _Batch,
-    candidate: CandidateEvent,
-    position: int,
-    recorded_at: datetime,
-    problems: ProblemList,
+    batch: _Batch, candidate: CandidateEvent, problems: ProblemList
 ) -> list[dict[str, str]] | None:
     """Check one event against its member's state and step it in; None when it was refused."""
     before = len(problems.problems)
-    member_id = _member_of(batch, candidate, problems)
+    member_id, inherited = _member_of(batch, candidate, problems)
     if len(problems.problems) > before:
         return None
     if not _unique_references(batch, candidate, problems):
         return None
-    event = LedgerEvent(position, candidate.event_id, candidate.type, candidate.data, recorded_at)
+    position = batch.position + 1
+    event = LedgerEvent(
+        position, candidate.event_id, candidate.type, candidate.data, batch.recorded_at
+    )
     if member_id is None:
         members = (
             batch.payer_members(candidate.data["payer_id"])
@@ -520,7 +489,8 @@ def _accept(
             batch.stepped.add(member)
             batch.alerts += _alerts(projection, event, projection.key_changes[changes:])
         batch.tenant_wide.append(event)
-        batch.rows.append(_row(batch.tenant, event, candidate, None))
+        batch.rows.append(_row(event, candidate, None, inherited))
+        batch.position = position
         return []
     projection = batch.member(member_id)
     if not check_event(projection.facts, candidate.index, candidate.type, candidate.data, problems):
@@ -528,7 +498,7 @@ def _accept(
     warnings = _warnings(projection, candidate)
     new_visit = candidate.type == "visit.scheduled" or (
         candidate.type == "visit.confirmed"
-        and batch.reference("visit_index", candidate.data["visit_id"]) is None
+        and batch.reference("visit_id", candidate.data["visit_id"]) is None
     )
     claim_rows = _claim_rows(batch, projection, event) if event.type in CLAIM_EVENT_TYPES else None
     changes = len(projection.key_changes)
@@ -537,31 +507,38 @@ def _accept(
     batch.alerts += _alerts(projection, event, projection.key_changes[changes:])
     if claim_rows is not None:
         _claim_changes(batch, projection, event, *claim_rows)
-    _remember(batch, candidate, member_id, new_visit)
-    batch.rows.append(_row(batch.tenant, event, candidate, member_id))
+    row = _row(event, candidate, member_id, inherited)
+    _remember(batch, candidate, member_id, new_visit, row.tags)
+    batch.rows.append(row)
+    batch.position = position
     return warnings
 
 
 def _unique_references(batch: _Batch, candidate: CandidateEvent, problems: ProblemList) -> bool:
     if candidate.type not in CREATES:
         return True
-    table, instead = CREATES[candidate.type]
-    column = INDEXES[table]
-    if batch.reference(table, candidate.data[column]) is None:
+    name, instead = CREATES[candidate.type]
+    if batch.reference(name, candidate.data[name]) is None:
         return True
-    problems.add(candidate.index, f"data.{column}", instead)
+    problems.add(candidate.index, f"data.{name}", instead)
     return False
 
 
-def _remember(batch: _Batch, candidate: CandidateEvent, member_id: str, new_visit: bool) -> None:
+def _remember(
+    batch: _Batch,
+    candidate: CandidateEvent,
+    member_id: str,
+    new_visit: bool,
+    tags: tuple[str, ...],
+) -> None:
     data = candidate.data
     if candidate.type == "member.enrolled":
         batch.enrollments.append((member_id, data["schedule_id"], data.get("family_id")))
         return
-    table = "visit_index" if new_visit else CREATES.get(candidate.type, (None, ""))[0]
-    if table is not None:
-        payer = data["plan_type"] if table == "claim_index" else data["payer_id"]
-        batch.created[table][data[INDEXES[table]]] = (member_id, payer)
+    name = "visit_id" if new_visit else CREATES.get(candidate.type, (None, ""))[0]
+    if name is not None:
+        payer = data["plan_type"] if name == "claim_id" else data["payer_id"]
+        batch.created[name][data[name]] = Reference(member_id, payer, tags)
 
 
 def _warnings(projection: MemberProjection, candidate: CandidateEvent) -> list[dict[str, str]]:
@@ -584,38 +561,24 @@ def _warnings(projection: MemberProjection, candidate: CandidateEvent) -> list[d
 
 
 def _row(
-    tenant: str, event: LedgerEvent, candidate: CandidateEvent, member_id: str | None
-) -> tuple[Any, ...]:
-    return (
+    event: LedgerEvent, candidate: CandidateEvent, member_id: str | None, inherited: tuple[str, ...]
+) -> StoredEvent:
+    return StoredEvent(
         event.position,
-        tenant,
         event.event_id,
         event.type,
         member_id,
         candidate.data.get("payer_id"),
         json.dumps(candidate.data, sort_keys=True, separators=(",", ":")),
         candidate.body_hash,
-        format_timestamp(event.recorded_at),
+        event.recorded_at,
+        tuple(tags_of(candidate.data, member_id, inherited)),
     )
 
 
 def _store(batch: _Batch) -> None:
     connection, tenant = batch.connection, batch.tenant
-    connection.executemany(
-        "INSERT INTO ledger_events (position, tenant, event_id, type, member_id, payer_id, data, "
-        "body_hash, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        batch.rows,
-    )
-    for table, column in INDEXES.items():
-        connection.executemany(
-            f"INSERT INTO {table} (tenant, {column}, member_id, payer_id) VALUES (?, ?, ?, ?)",
-            [(tenant, key, *found) for key, found in batch.created[table].items()],
-        )
-    connection.executemany(
-        "INSERT INTO enrollment_index (tenant, member_id, schedule_id, family_id) "
-        "VALUES (?, ?, ?, ?)",
-        [(tenant, *enrollment) for enrollment in batch.enrollments],
-    )
+    insert_events(connection, tenant, batch.rows)
     stepped = [batch.members[member_id] for member_id in sorted(batch.stepped)]
     derived = _derived(stepped)  # before changed_rows clears what the steps noted
     alerts = emit_new(connection, tenant, batch.alerts, None)

@@ -91,14 +91,14 @@ class Connection:
             self.raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
     @contextmanager
-    def transaction(self, lock_ledger: bool = False) -> Iterator[Connection]:
-        """One transaction. `lock_ledger` serializes writers so positions commit in order."""
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
+        """One transaction. `write` takes SQLite's one writer slot at once (BEGIN IMMEDIATE), so
+        a writer never fails to upgrade a read lock; PostgreSQL writers lock their tenants' head
+        rows instead (services/ledger/heads.py)."""
         if self.dialect == "sqlite":
-            self.raw.execute("BEGIN IMMEDIATE" if lock_ledger else "BEGIN")
+            self.raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         else:
             self.raw.execute("BEGIN")
-            if lock_ledger:
-                self.raw.execute("LOCK TABLE ledger_events IN EXCLUSIVE MODE")
         try:
             yield self
         except BaseException:
@@ -142,12 +142,13 @@ class Database:
         return connection
 
     def migrate(self) -> None:
-        """Create or upgrade the schema of an empty or older database (idempotent)."""
+        """Create the schema of an empty database, or check that it is the current one."""
         connection = self.connect()
         try:
             with connection.transaction():
                 if self.dialect == "postgres":
                     connection.execute("SELECT pg_advisory_xact_lock(727274)")
+                _refuse_older_schema(connection)
                 for statement in SCHEMA_SQL:
                     connection.execute(statement)
                 rows = connection.execute("SELECT version FROM schema_version")
@@ -157,3 +158,22 @@ class Database:
                     )
         finally:
             connection.close()
+
+
+def _refuse_older_schema(connection: Connection) -> None:
+    """A database of schema 1 (one global order of positions) is not upgraded in place."""
+    exists = (
+        "SELECT to_regclass('schema_version') IS NOT NULL"
+        if connection.dialect == "postgres"
+        else "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'schema_version'"
+    )
+    if not connection.execute(exists)[0][0]:
+        return  # a new database
+    rows = connection.execute("SELECT version FROM schema_version")
+    if rows and int(rows[0][0]) < SCHEMA_VERSION:
+        raise InfrastructureError(
+            f"this database has schema version {rows[0][0]}, which numbered positions across all "
+            f"tenants; this release (schema {SCHEMA_VERSION}) numbers them per tenant and cannot "
+            "upgrade it in place: start a new database and import the events "
+            "(`benefit-ledger import`)"
+        )

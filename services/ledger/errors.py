@@ -57,6 +57,16 @@ class ConcurrencyConflictError(LedgerError):
     code = "concurrency_conflict"
 
 
+class ConditionFailedError(LedgerError):
+    """An event matching the batch's append condition was recorded after its position."""
+
+    code = "condition_failed"
+
+    def __init__(self, message: str, position: int, details: list[Problem] | None = None):
+        super().__init__(message, details)
+        self.position = position
+
+
 class InfrastructureError(LedgerError):
     code = "unavailable"
 

@@ -1,4 +1,4 @@
-"""The schema: the ledger, its lookup indexes, the read models and projection tracking.
+"""The schema: the ledger, its heads and tags, the read models and projection tracking.
 
 Written to run unchanged on SQLite and PostgreSQL. Timestamps are stored as fixed-width UTC text
 (`2026-11-23T10:00:00.000000Z`) so they compare correctly as strings in both databases.
@@ -9,12 +9,15 @@ from __future__ import annotations
 from services.api.relay_schema import RELAY_SCHEMA_SQL
 from services.api.webhooks.schema import WEBHOOK_SCHEMA_SQL
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: positions per tenant, tags; 1 had one global order
 
 SCHEMA_SQL = (
+    # every primary key and unique index begins with the tenant: the schema distributes by
+    # tenant (docs/architecture.md); api_keys, schema_version and relay_leases are the
+    # cluster-wide exceptions (reference tables)
     """CREATE TABLE IF NOT EXISTS ledger_events (
-        position BIGINT PRIMARY KEY,
         tenant TEXT NOT NULL,
+        position BIGINT NOT NULL,
         event_id TEXT NOT NULL,
         type TEXT NOT NULL,
         member_id TEXT,
@@ -22,59 +25,34 @@ SCHEMA_SQL = (
         data TEXT NOT NULL,
         body_hash TEXT NOT NULL,
         recorded_at TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        PRIMARY KEY (tenant, position),
         UNIQUE (tenant, event_id)
     )""",
     """CREATE INDEX IF NOT EXISTS ledger_events_member
         ON ledger_events (tenant, member_id, position)""",
     """CREATE INDEX IF NOT EXISTS ledger_events_tenant_wide ON ledger_events (tenant, position)
         WHERE member_id IS NULL""",
-    # known_at: the last position recorded by a moment (recorded_at grows with position), found
-    # by one backward step on this index; MAX(position) over a recorded_at range scanned it
+    # known_at: the tenant's last position recorded by a moment (recorded_at grows with
+    # position within a tenant), found by one backward step on this index
     """CREATE INDEX IF NOT EXISTS ledger_events_recorded_position
-        ON ledger_events (recorded_at, position)""",
-    "DROP INDEX IF EXISTS ledger_events_recorded",
-    """CREATE TABLE IF NOT EXISTS authorization_index (
+        ON ledger_events (tenant, recorded_at, position)""",
+    # one row per tenant: its last position and recorded time. Writers lock it (FOR UPDATE), so
+    # a tenant's positions are gap-free and commit in order while tenants never wait on each other
+    """CREATE TABLE IF NOT EXISTS ledger_heads (
         tenant TEXT NOT NULL,
-        authorization_id TEXT NOT NULL,
-        member_id TEXT NOT NULL,
-        payer_id TEXT NOT NULL,
-        PRIMARY KEY (tenant, authorization_id)
+        position BIGINT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (tenant)
     )""",
-    """CREATE INDEX IF NOT EXISTS authorization_index_payer
-        ON authorization_index (tenant, payer_id, member_id)""",
-    """CREATE TABLE IF NOT EXISTS visit_index (
+    # what each event concerns (member:M, payer:P, visit:V ...): conditional appends and the
+    # rules' reference lookups query it
+    """CREATE TABLE IF NOT EXISTS ledger_tags (
         tenant TEXT NOT NULL,
-        visit_id TEXT NOT NULL,
-        member_id TEXT NOT NULL,
-        payer_id TEXT NOT NULL,
-        PRIMARY KEY (tenant, visit_id)
+        tag TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        PRIMARY KEY (tenant, tag, position)
     )""",
-    """CREATE TABLE IF NOT EXISTS benefit_index (
-        tenant TEXT NOT NULL,
-        benefit_id TEXT NOT NULL,
-        member_id TEXT NOT NULL,
-        payer_id TEXT NOT NULL,
-        PRIMARY KEY (tenant, benefit_id)
-    )""",
-    "CREATE INDEX IF NOT EXISTS benefit_index_member ON benefit_index (tenant, member_id)",
-    # claims by id (payer_id holds the claim's plan type) and enrollments by family
-    """CREATE TABLE IF NOT EXISTS claim_index (
-        tenant TEXT NOT NULL,
-        claim_id TEXT NOT NULL,
-        member_id TEXT NOT NULL,
-        payer_id TEXT NOT NULL,
-        PRIMARY KEY (tenant, claim_id)
-    )""",
-    """CREATE TABLE IF NOT EXISTS enrollment_index (
-        tenant TEXT NOT NULL,
-        member_id TEXT NOT NULL,
-        schedule_id TEXT NOT NULL,
-        family_id TEXT
-    )""",
-    """CREATE INDEX IF NOT EXISTS enrollment_index_family
-        ON enrollment_index (tenant, family_id, member_id)""",
-    # alerts emitted once (a threshold per benefit period, a renewal per key and end date, a
-    # visit outside coverage): neither a replay nor a second crossing repeats one
     """CREATE TABLE IF NOT EXISTS alert_marks (
         tenant TEXT NOT NULL,
         kind TEXT NOT NULL,
@@ -82,7 +60,6 @@ SCHEMA_SQL = (
         scope TEXT NOT NULL,
         PRIMARY KEY (tenant, kind, subject, scope)
     )""",
-    "CREATE INDEX IF NOT EXISTS visit_index_payer ON visit_index (tenant, payer_id, member_id)",
     """CREATE TABLE IF NOT EXISTS api_keys (
         key_id TEXT PRIMARY KEY,
         tenant TEXT NOT NULL,
@@ -115,20 +92,23 @@ SCHEMA_SQL = (
     )""",
     "CREATE INDEX IF NOT EXISTS visit_views_member ON visit_views (tenant, member_id)",
     """CREATE TABLE IF NOT EXISTS projection_tracking (
-        name TEXT PRIMARY KEY,
-        position BIGINT NOT NULL
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        PRIMARY KEY (tenant, name)
     )""",
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     # derived events (subscriptions): written with the rows that cause them, never rebuilt
     """CREATE TABLE IF NOT EXISTS derived_events (
         tenant TEXT NOT NULL,
         sequence BIGINT NOT NULL,
-        event_id TEXT NOT NULL UNIQUE,
+        event_id TEXT NOT NULL,
         type TEXT NOT NULL,
         occurred_at TEXT NOT NULL,
         position BIGINT NOT NULL,
         data TEXT NOT NULL,
-        PRIMARY KEY (tenant, sequence)
+        PRIMARY KEY (tenant, sequence),
+        UNIQUE (tenant, event_id)
     )""",
     """CREATE TABLE IF NOT EXISTS key_versions (
         tenant TEXT NOT NULL,

@@ -11,7 +11,13 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from contracts.events import EVENT_TYPES, MAX_BATCH_EVENTS, NOT_SUPPORTED_YET, Strict
+from contracts.events import (
+    EVENT_TYPES,
+    MAX_BATCH_EVENTS,
+    NOT_SUPPORTED_YET,
+    AppendCondition,
+    Strict,
+)
 from services.ledger.errors import (
     InvalidEventError,
     NotSupportedYetError,
@@ -62,7 +68,7 @@ def _envelopes(body: Any, problems: ProblemList) -> list[Any]:
     if not isinstance(body, dict):
         problems.add(None, "body", 'expected an object {"events": [...]}')
         return []
-    extra = sorted(set(body) - {"events"})
+    extra = sorted(set(body) - {"events", "condition"})
     for name in extra:
         problems.add(None, name, "unknown field")
     events = body.get("events")
@@ -137,3 +143,15 @@ def validate_batch(body: Any) -> list[CandidateEvent]:
         problems.add(index, "type", f"{kind} is not supported yet")
     problems.raise_if_any()
     return [candidate for candidate in candidates if candidate is not None]
+
+
+def validate_condition(body: Any) -> AppendCondition | None:
+    """The batch's append condition, if it carries one (the batch itself is checked apart)."""
+    if not isinstance(body, dict) or body.get("condition") is None:
+        return None
+    try:
+        return AppendCondition.model_validate(body["condition"])
+    except ValidationError as error:
+        raise InvalidEventError(
+            "the condition is not valid", _problems(None, "condition", error)
+        ) from error

@@ -31,7 +31,7 @@ async def member_benefits(
     reader: Reader, tenant: str, member_id: str, known_at: datetime | None
 ) -> MemberBenefits:
     """The member's facts (404 when the ledger knows nothing of the member then)."""
-    position = await position_of(reader, known_at)
+    position = await position_of(reader, tenant, known_at)
     return MemberBenefits(await member_facts(reader, tenant, member_id, known_at), position)
 
 
@@ -110,9 +110,12 @@ async def near_limit(
     reader: Reader, tenant: str, as_of: date, known_at: datetime | None, threshold: Decimal
 ) -> tuple[list[dict[str, Any]], int]:
     """Every benefit whose use reached `threshold` of its limit in the period holding as_of."""
-    position = await position_of(reader, known_at)
+    position = await position_of(reader, tenant, known_at)
     members = await reader.fetch(
-        "SELECT DISTINCT member_id FROM benefit_index WHERE tenant = ? ORDER BY member_id",
+        "SELECT DISTINCT e.member_id FROM ledger_tags t JOIN ledger_events e "
+        "ON e.tenant = t.tenant AND e.position = t.position "
+        "WHERE t.tenant = ? AND t.tag >= 'benefit:' AND t.tag < 'benefit;' "
+        "AND e.type = 'benefit.limit_defined' ORDER BY e.member_id",
         (tenant,),
     )
     items: list[dict[str, Any]] = []

@@ -64,9 +64,10 @@ async def family_claims(
     if family is None or not any(a.level == "family" for a in schedule.accumulators):
         return claims
     rows = await reader.fetch(
-        "SELECT DISTINCT member_id FROM enrollment_index WHERE tenant = ? AND family_id = ? "
-        "ORDER BY member_id",
-        (tenant, family),
+        "SELECT DISTINCT e.member_id FROM ledger_tags t JOIN ledger_events e "
+        "ON e.tenant = t.tenant AND e.position = t.position "
+        "WHERE t.tenant = ? AND t.tag = ? AND e.type = 'member.enrolled' ORDER BY e.member_id",
+        (tenant, f"family:{family}"),
     )
     for (other,) in rows:
         if other == facts.member_id:

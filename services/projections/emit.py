@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from services.ledger.codec import format_timestamp
 from services.ledger.db import Connection
 from services.projections.derived import BALANCE_CHANGED
 from services.projections.feed import last_sequence
-from services.projections.runner import PRELOAD_CHUNK, format_timestamp
+from services.projections.runner import PRELOAD_CHUNK
 
 VersionKey = tuple[str, str, str]  # member, authorization number, service code
 

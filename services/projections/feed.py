@@ -11,9 +11,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from services.ledger.codec import parse_timestamp
 from services.ledger.db import Connection, Row
 from services.projections.reads import Reader
-from services.projections.runner import parse_timestamp
 
 FEED_COLUMNS = "sequence, event_id, type, occurred_at, data"
 DERIVED_TYPES = (

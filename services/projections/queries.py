@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 
+from services.ledger.codec import format_timestamp
 from services.ledger.errors import NotFoundError
 from services.ledger.schema import PROJECTION_NAME
 from services.projections.accumulation import KeyResult
@@ -21,7 +22,7 @@ from services.projections.explain import ExplainedEvent, explain
 from services.projections.facts import KeyId, LedgerEvent, MemberFacts
 from services.projections.member import Flag, MemberProjection
 from services.projections.reads import Reader
-from services.projections.runner import format_timestamp, replay, to_event
+from services.projections.runner import replay, to_event
 from services.projections.serialize import key_from_body, visit_bodies
 from services.projections.views import CheckResult, KeyView, key_view, scheduling_check
 
@@ -38,18 +39,21 @@ class MemberState:
     visits: dict[str, dict[str, Any]]
 
 
-async def tracking_position(reader: Reader) -> int:
+async def tracking_position(reader: Reader, tenant: str) -> int:
+    """The tenant's last ledger position the read models reflect."""
     rows = await reader.fetch(
-        "SELECT position FROM projection_tracking WHERE name = ?", (PROJECTION_NAME,)
+        "SELECT position FROM projection_tracking WHERE tenant = ? AND name = ?",
+        (tenant, PROJECTION_NAME),
     )
     return int(rows[0][0]) if rows else 0
 
 
-async def position_known_at(reader: Reader, known_at: datetime) -> int:
+async def position_known_at(reader: Reader, tenant: str, known_at: datetime) -> int:
+    """The tenant's last position recorded at or before `known_at`."""
     rows = await reader.fetch(
-        "SELECT position FROM ledger_events WHERE recorded_at <= ? "
+        "SELECT position FROM ledger_events WHERE tenant = ? AND recorded_at <= ? "
         "ORDER BY recorded_at DESC, position DESC LIMIT 1",
-        (format_timestamp(known_at),),
+        (tenant, format_timestamp(known_at)),
     )
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
@@ -73,11 +77,11 @@ async def member_events(
     return [to_event(row) for row in heapq.merge(own, tenant_wide, key=lambda row: int(row[0]))]
 
 
-async def position_of(reader: Reader, known_at: datetime | None) -> int:
+async def position_of(reader: Reader, tenant: str, known_at: datetime | None) -> int:
     """The last ledger position an answer reflects: as known at a time, or as projected now."""
     if known_at is not None:
-        return await position_known_at(reader, known_at)
-    return await tracking_position(reader)
+        return await position_known_at(reader, tenant, known_at)
+    return await tracking_position(reader, tenant)
 
 
 def fold(member_id: str, events: list[LedgerEvent]) -> MemberFacts:
@@ -120,8 +124,8 @@ async def member_state(
     """The member as of now from the read model, or as known at a past time by replay."""
     if known_at is not None:
         projection = await replay_member(reader, tenant, member_id, known_at)
-        return _state_from_projection(projection, await position_known_at(reader, known_at))
-    position = await tracking_position(reader)
+        return _state_from_projection(projection, await position_known_at(reader, tenant, known_at))
+    position = await tracking_position(reader, tenant)
     views = await reader.fetch(
         "SELECT position FROM member_views WHERE tenant = ? AND member_id = ?", (tenant, member_id)
     )
@@ -149,12 +153,12 @@ async def key_state(
     """The member with only the one key asked for: one row read instead of the whole member."""
     if known_at is not None:  # replay, but answer (and serialize) the one key only
         projection = await replay_member(reader, tenant, member_id, known_at)
-        position = await position_known_at(reader, known_at)
+        position = await position_known_at(reader, tenant, known_at)
         if key not in projection.facts.key_ids():
             return MemberState(member_id, position, {}, {})
         found = (projection.key_result(key), projection.flags.get(key))
         return MemberState(member_id, position, {key: found}, {})
-    position = await tracking_position(reader)
+    position = await tracking_position(reader, tenant)
     rows = await reader.fetch(
         "SELECT body FROM accumulation_views WHERE tenant = ? AND member_id = ? "
         "AND authorization_number = ? AND service_code = ?",
@@ -229,7 +233,10 @@ async def visit_body(
             return body
         raise NotFoundError(f"visit {visit_id!r} not found")
     rows = await reader.fetch(
-        "SELECT member_id FROM visit_index WHERE tenant = ? AND visit_id = ?", (tenant, visit_id)
+        "SELECT e.member_id FROM ledger_tags t JOIN ledger_events e "
+        "ON e.tenant = t.tenant AND e.position = t.position "
+        "WHERE t.tenant = ? AND t.tag = ? ORDER BY t.position LIMIT 1",
+        (tenant, f"visit:{visit_id}"),
     )
     if not rows:
         raise NotFoundError(f"visit {visit_id!r} not found")
@@ -247,7 +254,7 @@ async def check(
 ) -> tuple[CheckResult, int]:
     """The scheduling check against the member's state with every recorded visit."""
     payer_id, service_code, service_date, units, number = proposal
-    position = await tracking_position(reader)
+    position = await tracking_position(reader, tenant)
     events = await member_events(reader, tenant, member_id, None)
 
     def run() -> CheckResult:
@@ -265,7 +272,7 @@ async def exceeding(
     """Keys shown at 0 with negative accrual or usage beyond what was carried (2.10)."""
     states: list[MemberState] = []
     if known_at is None:
-        position = await tracking_position(reader)
+        position = await tracking_position(reader, tenant)
         rows = await reader.fetch(
             "SELECT member_id, body FROM accumulation_views WHERE tenant = ? AND accumulates = 1 "
             "ORDER BY member_id, authorization_number, service_code",
@@ -275,7 +282,7 @@ async def exceeding(
             result, flag = key_from_body(json.loads(body))
             states.append(MemberState(member_id, position, {result.key: (result, flag)}, {}))
     else:
-        position = await position_known_at(reader, known_at)
+        position = await position_known_at(reader, tenant, known_at)
         members = await reader.fetch(
             "SELECT DISTINCT member_id FROM ledger_events WHERE tenant = ? "
             "AND member_id IS NOT NULL AND recorded_at <= ? ORDER BY member_id",

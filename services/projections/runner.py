@@ -9,25 +9,18 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from services.ledger.codec import format_timestamp as format_timestamp
+from services.ledger.codec import parse_timestamp as parse_timestamp
 from services.ledger.db import Connection, Database, Row
+from services.ledger.recorder import lock_heads
 from services.ledger.schema import PROJECTION_NAME, READ_MODEL_TABLES
 from services.projections.facts import LedgerEvent
 from services.projections.member import MemberProjection
 from services.projections.serialize import MemberRows, flags_from_json, member_rows
 
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: compares as text
 _EVENT_COLUMNS = "position, event_id, type, data, recorded_at"
-
-
-def format_timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
-
-
-def parse_timestamp(text: str) -> datetime:
-    """The stored form back (fromisoformat reads the trailing Z and is far faster than strptime)."""
-    return datetime.fromisoformat(text)
 
 
 def to_event(row: Row) -> LedgerEvent:
@@ -207,16 +200,24 @@ def read_member(connection: Connection, tenant: str, member_id: str) -> MemberRo
     return read_members(connection, tenant, [member_id]).get(member_id)
 
 
-def set_tracking(connection: Connection, position: int) -> None:
-    updated = connection.execute(
-        "UPDATE projection_tracking SET position = ? WHERE name = ? RETURNING position",
-        (position, PROJECTION_NAME),
+def set_tracking(connection: Connection, tenant: str, position: int) -> None:
+    """The tenant's last ledger position the read models reflect (with the rows, one commit)."""
+    connection.execute(
+        "INSERT INTO projection_tracking (tenant, name, position) VALUES (?, ?, ?) "
+        "ON CONFLICT (tenant, name) DO UPDATE SET position = excluded.position",
+        (tenant, PROJECTION_NAME, position),
     )
-    if not updated:
-        connection.execute(
-            "INSERT INTO projection_tracking (name, position) VALUES (?, ?)",
-            (PROJECTION_NAME, position),
-        )
+
+
+def track_heads(connection: Connection, tenant: str | None = None) -> None:
+    """Set the tracking of every tenant (or one) to its ledger head: after a full rebuild."""
+    sql = "SELECT tenant, position FROM ledger_heads"
+    params: tuple[str, ...] = ()
+    if tenant is not None:
+        sql += " WHERE tenant = ?"
+        params = (tenant,)
+    for name, position in connection.execute(sql, params):
+        set_tracking(connection, name, int(position))
 
 
 def members_of(connection: Connection, tenant: str | None) -> list[tuple[str, str]]:
@@ -241,8 +242,9 @@ def recalculate(
 ) -> tuple[int, int]:
     """Replay members from the ledger, replace rows that differ; returns (checked, corrected).
 
-    Members go in chunks, each in one transaction holding the ledger lock, so a batch recorded
-    meanwhile waits for the chunk instead of being overwritten by an older replay. The events are
+    Members go in chunks, each in one transaction holding its tenants' heads, so a batch of those
+    tenants recorded meanwhile waits for the chunk instead of being overwritten by an older
+    replay; other tenants' writers never wait. The events are
     read per chunk from the member index: memory stays bounded by the chunk, not the ledger.
     """
     members = [(tenant, member_id)] if tenant and member_id else members_of(connection, tenant)
@@ -253,7 +255,8 @@ def recalculate(
         for member_tenant, member in chunk:
             assert member_tenant is not None and member is not None
             by_tenant.setdefault(member_tenant, []).append(member)
-        with connection.transaction(lock_ledger=True):
+        with connection.transaction(write=True):
+            lock_heads(connection, by_tenant, shared=True)
             for member_tenant, names in by_tenant.items():
                 corrected += _recalculate_members(connection, member_tenant, names)
         checked += len(chunk)
@@ -267,8 +270,9 @@ def recalculate_in_parallel(
 ) -> tuple[int, int]:
     """`recalculate` of whole tenants by several processes (PostgreSQL), one chunk per task.
 
-    Each chunk's transaction takes the ledger in SHARE mode: chunks run side by side while a
-    batch being recorded (EXCLUSIVE) waits, so no older replay overwrites a newer row.
+    Each chunk's transaction takes its tenants' heads in SHARE mode: chunks run side by side
+    while a batch of those tenants being recorded (FOR UPDATE) waits, so no older replay
+    overwrites a newer row.
     """
     import multiprocessing
 
@@ -307,7 +311,7 @@ def _recalculate_chunk(chunk: list[tuple[str, str]]) -> tuple[int, int]:
         by_tenant.setdefault(member_tenant, []).append(member)
     corrected = 0
     with connection.transaction():
-        connection.execute("LOCK TABLE ledger_events IN SHARE MODE")
+        lock_heads(connection, by_tenant, shared=True)
         for member_tenant, names in by_tenant.items():
             corrected += _recalculate_members(connection, member_tenant, names)
     return len(chunk), corrected
@@ -370,11 +374,9 @@ def read_members(
 
 
 def truncate_read_models(connection: Connection, tenant: str | None = None) -> None:
-    """Empty the read models, of one tenant or of all (then the tracking position too)."""
-    if tenant is None:
-        for table in READ_MODEL_TABLES:
-            connection.execute(f"DELETE FROM {table}")
-        return
+    """Empty the read models and tracking, of one tenant or of all."""
     for table in READ_MODEL_TABLES:
-        if table != "projection_tracking":
+        if tenant is None:
+            connection.execute(f"DELETE FROM {table}")
+        else:
             connection.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))

@@ -75,7 +75,7 @@ def _problems(facts: MemberFacts, body: SimulateIn) -> None:
 async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn) -> dict[str, Any]:
     facts = await queries.member_facts(reader, tenant, member_id, None)
     _problems(facts, body)
-    position = await queries.position_of(reader, None)
+    position = await queries.position_of(reader, tenant, None)
     given = body.claim
     lines = sorted(
         (ClaimLine.from_json(line.model_dump(mode="json")) for line in given.lines),

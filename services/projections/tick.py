@@ -4,8 +4,8 @@ When a key's new period starts, its balance as of today changes by the new grant
 `balance.changed` per active key and period (`reason` `period_started`, no cause event), `previous`
 as of the day before the period and `current` as of today. An alert mark per key and period makes
 it exactly once: running it twice, or again after a crash half way, emits nothing new. Keys are
-taken in chunks, each chunk one transaction under the ledger lock, so a crash loses no mark
-without its events and writers are held up for one chunk at a time.
+taken in chunks, each chunk one transaction holding the tenant's head, so a crash loses no mark
+without its events and the tenant's writers wait for one chunk at a time (other tenants' never).
 
 The tick also emits `authorization.renewal_due` for keys whose end comes within the payer's
 notice as days pass (services/projections/alerts.py; once per key and end date).
@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.ledger.db import Connection, Database
+from services.ledger.recorder import lock_heads
 from services.projections.alerts import Alert, emit_new, renewal_alert
 from services.projections.derived import BALANCE_CHANGED, balance_changed
 from services.projections.emit import store_derived
@@ -59,11 +60,12 @@ def _tick_tenant(connection: Connection, tenant: str, today: date) -> int:
     emitted = 0
     after: tuple[str, str, str] = ("", "", "")
     while True:
-        with connection.transaction(lock_ledger=True):
+        with connection.transaction(write=True):
+            head = lock_heads(connection, [tenant])[tenant]  # derived sequences in order
             rows = _key_rows(connection, tenant, after)
             if not rows:
                 return emitted
-            emitted += _tick_chunk(connection, tenant, rows, today, settings)
+            emitted += _tick_chunk(connection, tenant, rows, today, settings, head.position)
         after = rows[-1][:3]
 
 
@@ -78,12 +80,15 @@ def _key_rows(connection: Connection, tenant: str, after: tuple[str, str, str]) 
 
 
 def _tick_chunk(
-    connection: Connection, tenant: str, rows: list[KeyRow], today: date, settings: MemberFacts
+    connection: Connection,
+    tenant: str,
+    rows: list[KeyRow],
+    today: date,
+    settings: MemberFacts,
+    position: int,
 ) -> int:
     """The chunk's rollovers and renewals not emitted yet; an alert mark makes each one once."""
     candidates: list[tuple[Alert, int, LedgerEvent | None]] = []
-    position_rows = connection.execute("SELECT MAX(position) FROM ledger_events")
-    position = int(position_rows[0][0] or 0)
     for member_id, number, code, body in rows:
         result, flag = key_from_body(json.loads(body))
         index = period_index(result, today)

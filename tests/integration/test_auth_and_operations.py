@@ -148,7 +148,8 @@ async def test_health_readiness_metrics_openapi(client: httpx.AsyncClient, tenan
     assert ready.status_code == 200
     assert ready.json()["lag"] == 0
     metrics = (await client.get("/metrics")).text
-    assert "benefit_ledger_position " in metrics
+    assert "benefit_ledger_events " in metrics
+    assert "benefit_ledger_projection_lag_events 0" in metrics
     schema = (await client.get("/openapi.json")).json()
     assert "/v1/events" in schema["paths"]
     assert "/v1/scheduling/check" in schema["paths"]

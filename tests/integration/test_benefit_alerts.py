@@ -104,7 +104,7 @@ async def test_a_threshold_alert_appears_once_per_period_and_again_after_the_res
     count = len(await feed(client, tenant, "benefit.threshold_crossed"))
     connection = tenant.database.connect()
     try:
-        with connection.transaction(lock_ledger=True):
+        with connection.transaction(write=True):
             truncate_read_models(connection, tenant.name)
         recalculate(connection, tenant.name)
     finally:

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from services.ledger.append import EventOutcome, Ledger, _Request
+from services.ledger.append import EventOutcome, Request
 from services.ledger.db import Database
 from services.ledger.errors import EventIdReusedError, LedgerError
+from services.ledger.group_commit import Ledger
 from services.ledger.validation import validate_batch
 from tests.conftest import new_tenant
 from tests.integration.test_replay_property import (
@@ -68,10 +69,11 @@ def _one_by_one(store: Store, tenant: str, sent: list[list[dict[str, Any]]]) -> 
 def _grouped(store: Store, tenant: str, sent: list[list[dict[str, Any]]]) -> list[Answer]:
     ledger = store.ledger
     requests = [
-        _Request(tenant, validate_batch({"events": events}), True, FIRST_NOW) for events in sent
+        Request(tenant, validate_batch({"events": events}), True, FIRST_NOW) for events in sent
     ]
-    ledger._queue.extend(requests)
-    ledger._commit(ledger._take())
+    lane = ledger._lane(tenant)
+    lane.queue.extend(requests)
+    ledger._commit(lane.take())
     return [_answer(request.outcomes, request.error) for request in requests]
 
 

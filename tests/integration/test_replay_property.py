@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from services.ledger.append import Ledger
 from services.ledger.db import Connection, Database
 from services.ledger.errors import LedgerError
+from services.ledger.group_commit import Ledger
 from services.ledger.validation import validate_batch
 from services.projections.runner import member_events, read_member, recalculate, replay
 from services.projections.serialize import MemberRows, member_rows

@@ -176,7 +176,7 @@ async def test_rebuild_and_recalculation_emit_nothing(
     count = len((await _feed(client, tenant))["items"])
     connection = tenant.database.connect()
     try:
-        with connection.transaction(lock_ledger=True):
+        with connection.transaction(write=True):
             truncate_read_models(connection, tenant.name)
         recalculate(connection, tenant.name)
     finally:

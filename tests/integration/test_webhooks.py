@@ -161,7 +161,7 @@ def add_events(tenant: Tenant, types: list[str]) -> list[int]:
     """Derived events of the tenant with the next sequences, one per type given."""
     connection = tenant.database.connect()
     try:
-        with connection.transaction(lock_ledger=True):
+        with connection.transaction(write=True):
             start = last_sequence(connection, tenant.name)
             rows = [
                 (tenant.name, start + offset, f"evt-{uuid.uuid4().hex}", event_type,

@@ -57,7 +57,7 @@ async def list_accumulators(
     (plan type default: the member's first medical enrollment in force on the date)."""
     chosen = selection(effective_date, plan_type, schedule_id, all_plans)
     moment = parse_known_at(known_at)
-    position = await queries.position_of(ctx.reader, moment)
+    position = await queries.position_of(ctx.reader, caller.tenant, moment)
     facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
     return claim_queries.answer(member_id, chosen.effective_date, position, rows)
@@ -102,7 +102,7 @@ async def accumulator_claims(
         )
     chosen = selection(effective_date, plan_type, schedule_id, all_plans=plan_type is None)
     moment = parse_known_at(known_at)
-    position = await queries.position_of(ctx.reader, moment)
+    position = await queries.position_of(ctx.reader, caller.tenant, moment)
     facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
     matching = [

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from contracts.events import EventsRequest, EventsResponse
 from services.api.deps import Context, context, require, utc_now
+from services.ledger.codec import format_timestamp
 from services.ledger.errors import InvalidEventError, Problem
 from services.ledger.keys import Principal
-from services.ledger.validation import parse_body, validate_batch
-from services.projections.runner import format_timestamp
+from services.ledger.validation import parse_body, validate_batch, validate_condition
 
 router = APIRouter(tags=["events"])
 MAX_BODY_BYTES = 5_000_000
@@ -38,10 +38,16 @@ async def record_events(
         raise InvalidEventError(
             "the body is too large", [Problem(None, "body", f"at most {MAX_BODY_BYTES} bytes")]
         )
-    candidates = validate_batch(parse_body(raw))
+    body = parse_body(raw)
+    candidates = validate_batch(body)
+    condition = validate_condition(body)
     outcomes = await anyio.to_thread.run_sync(
         lambda: ctx.ledger.append(
-            caller.tenant, candidates, may_override=caller.has("supervisor"), now=utc_now()
+            caller.tenant,
+            candidates,
+            may_override=caller.has("supervisor"),
+            now=utc_now(),
+            condition=condition,
         )
     )
     ctx.count("events_recorded", sum(1 for o in outcomes if o.status == "recorded"))

@@ -23,7 +23,7 @@ MAX_LIMIT = 1000
 HEARTBEAT_SECONDS = 15.0
 
 
-def _integer(name: str, value: str | None, default: int, low: int, high: int) -> int:
+def integer_param(name: str, value: str | None, default: int, low: int, high: int) -> int:
     if value is None or value == "":
         return default
     try:
@@ -55,9 +55,9 @@ async def feed(
 ) -> dict[str, Any]:
     """Derived events after `after`, in sequence order; with `wait`, a long poll that answers as
     soon as one exists (or empty when the wait is over)."""
-    start = _integer("after", after, 0, 0, 2**62)
-    count = _integer("limit", limit, 100, 1, MAX_LIMIT)
-    seconds = _integer("wait", wait, 0, 0, MAX_WAIT_SECONDS)
+    start = integer_param("after", after, 0, 0, 2**62)
+    count = integer_param("limit", limit, 100, 1, MAX_LIMIT)
+    seconds = integer_param("wait", wait, 0, 0, MAX_WAIT_SECONDS)
     wanted = _types(types)
     deadline = time.monotonic() + seconds
     while True:
@@ -91,8 +91,8 @@ async def stream(
     its sequence; a comment line every 15 s keeps proxies from closing an idle stream. With
     `limit`, the stream ends after that many events."""
     resume = request.headers.get("last-event-id")
-    start = _integer("Last-Event-ID" if resume else "after", resume or after, 0, 0, 2**62)
-    total = _integer("limit", limit, 0, 0, 2**31)
+    start = integer_param("Last-Event-ID" if resume else "after", resume or after, 0, 0, 2**62)
+    total = integer_param("limit", limit, 0, 0, 2**31)
     wanted = _types(types)
 
     async def frames() -> AsyncIterator[str]:
