@@ -108,8 +108,8 @@ _TAKE_LEASE = """INSERT INTO relay_leases (name, holder, expires_at) VALUES (?, 
     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
     WHERE relay_leases.holder = excluded.holder OR relay_leases.expires_at < ?"""
 
-_ADVANCE = """INSERT INTO relay_checkpoints (name, tenant, sequence) VALUES (?, ?, ?)
-    ON CONFLICT (name, tenant) DO UPDATE SET sequence = excluded.sequence
+_ADVANCE = """INSERT INTO relay_checkpoints (tenant, name, sequence) VALUES (?, ?, ?)
+    ON CONFLICT (tenant, name) DO UPDATE SET sequence = excluded.sequence
     WHERE relay_checkpoints.sequence < excluded.sequence"""
 
 
@@ -179,7 +179,7 @@ def save_checkpoint(connection: Connection, lease: Lease, tenant: str, sequence:
     """Record the tenant's events up to `sequence` as acknowledged; it never moves backwards."""
     with connection.transaction():
         lease.fence(connection)
-        connection.execute(_ADVANCE, (lease.name, tenant, sequence))
+        connection.execute(_ADVANCE, (tenant, lease.name, sequence))
 
 
 def pending_tenants(

@@ -17,14 +17,15 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
-from services.api.webhooks.signing import verify
+from services.api.webhooks import store
+from services.api.webhooks.signing import new_secret, verify
 from services.api.webhooks.ssrf import UrlRefused, blocked_reason, check_url
 from services.api.webhooks.worker import WebhookWorker
 from services.ledger.db import Database
@@ -131,13 +132,8 @@ def hooks(tenant: Tenant) -> Iterator[list[str]]:
     connection = tenant.database.connect()
     try:
         for name in tenants:
-            for table in ("webhook_deliveries", "webhook_redeliveries"):
-                connection.execute(
-                    f"DELETE FROM {table} WHERE webhook_id IN "
-                    "(SELECT webhook_id FROM webhooks WHERE tenant = ?)",
-                    (name,),
-                )
-            connection.execute("DELETE FROM webhooks WHERE tenant = ?", (name,))
+            for table in ("webhook_deliveries", "webhook_redeliveries", "webhooks"):
+                connection.execute(f"DELETE FROM {table} WHERE tenant = ?", (name,))
     finally:
         connection.close()
 
@@ -219,8 +215,9 @@ def webhook_row(tenant: Tenant, webhook_id: str) -> tuple[Any, ...]:
     connection = tenant.database.connect()
     try:
         return connection.execute(
-            "SELECT cursor_sequence, lease_owner, lease_until FROM webhooks WHERE webhook_id = ?",
-            (webhook_id,),
+            "SELECT cursor_sequence, lease_owner, lease_until FROM webhooks "
+            "WHERE tenant = ? AND webhook_id = ?",
+            (tenant.name, webhook_id),
         )[0]
     finally:
         connection.close()
@@ -588,12 +585,16 @@ async def test_a_live_lease_is_respected_and_a_stale_one_taken_over(
     balance_events(tenant, 2)
     connection = tenant.database.connect()
     try:
-        lease = "UPDATE webhooks SET lease_owner = 'crashed', lease_until = ? WHERE webhook_id = ?"
-        connection.execute(lease, ("2999-01-01T00:00:00.000000Z", created["id"]))
+        lease = (
+            "UPDATE webhooks SET lease_owner = 'crashed', lease_until = ? "
+            "WHERE tenant = ? AND webhook_id = ?"
+        )
+        connection.execute(lease, ("2999-01-01T00:00:00.000000Z", tenant.name, created["id"]))
         worker = workers()
         assert await worker.run_once() == 0
         assert receiver.requests == []
-        connection.execute(lease, ("2000-01-01T00:00:00.000000Z", created["id"]))  # expired
+        expired = ("2000-01-01T00:00:00.000000Z", tenant.name, created["id"])
+        connection.execute(lease, expired)
         assert await worker.run_once() == 2
     finally:
         connection.close()
@@ -618,3 +619,49 @@ async def test_redelivering_the_waiting_head_retries_it_now(
     latest = (await deliveries(client, tenant, created["id"]))[0]
     assert (latest["attempt"], latest["manual"], latest["outcome"]) == (2, False, "succeeded")
     assert webhook_row(tenant, created["id"])[0] == sequence
+
+
+async def test_the_same_id_in_two_tenants_is_two_endpoints(
+    client, tenant, hooks, allow_private, receivers, workers, database_url
+):
+    """Endpoints are keyed by (tenant, webhook_id): another tenant's endpoint with the same id
+    has its own cursor, attempts, redeliveries and lease, and outlives the first one's deletion."""
+    receiver = receivers()
+    mine = await register(client, tenant, receiver.url("/mine"))
+    other = make_tenant(database_url)
+    hooks.append(other.name)
+    connection = other.database.connect()
+    try:
+        theirs = store.create_webhook(
+            connection,
+            webhook_id=mine["id"],
+            tenant=other.name,
+            url=receiver.url("/theirs"),
+            types=[],
+            secret=new_secret(),
+            after=last_sequence(connection, other.name),
+            now=datetime.now(UTC),
+        )
+    finally:
+        connection.close()
+    [own] = balance_events(tenant, 1)
+    their_sequences = balance_events(other, 2)
+    worker = workers()
+    await until(lambda: len(receiver.on("/mine")) == 1 and len(receiver.on("/theirs")) == 2, worker)
+    assert [r.sequence for r in receiver.on("/theirs")] == their_sequences
+    for request in receiver.on("/theirs"):
+        verify(theirs.secret, request.headers, request.body)
+    verify(mine["secret"], receiver.on("/mine")[0].headers, receiver.on("/mine")[0].body)
+    assert [d["sequence"] for d in await deliveries(client, tenant, mine["id"])] == [own]
+    listed = await deliveries(client, other, mine["id"])
+    assert [d["sequence"] for d in listed] == their_sequences[::-1]
+
+    base = f"/v1/webhooks/{mine['id']}"
+    auth = other.auth("subscriber")
+    again = await client.post(f"{base}/deliveries/{their_sequences[0]}/redeliver", headers=auth)
+    assert again.status_code == 202
+    await until(lambda: len(receiver.on("/theirs")) == 3, worker)
+    assert len(receiver.on("/mine")) == 1
+    assert (await client.delete(base, headers=tenant.auth("subscriber"))).status_code == 204
+    assert (await client.get(base, headers=auth)).status_code == 200
+    assert len(await deliveries(client, other, mine["id"])) == 3

@@ -163,7 +163,9 @@ async def list_deliveries(
 ) -> dict[str, Any]:
     """Every attempt, newest first."""
     await _endpoint(ctx, caller.tenant, webhook_id)
-    items = await _with_connection(ctx, lambda c: store.list_deliveries(c, webhook_id, limit))
+    items = await _with_connection(
+        ctx, lambda c: store.list_deliveries(c, caller.tenant, webhook_id, limit)
+    )
     return {"items": items}
 
 
@@ -187,7 +189,7 @@ async def redeliver(
         )
 
     def work(connection: Connection) -> bool:
-        if not store.was_attempted(connection, webhook_id, sequence):
+        if not store.was_attempted(connection, caller.tenant, webhook_id, sequence):
             return False
         store.queue_redelivery(connection, caller.tenant, webhook_id, sequence, utc_now())
         return True

@@ -5,6 +5,9 @@ belong to a delivery are fenced by the lease: they only apply while `lease_owner
 caller (`UPDATE ... WHERE lease_owner = ? RETURNING`), so a worker that lost its lease can never
 move a cursor another worker now owns. Each transaction starts with a write, so SQLite takes its
 write lock at once and waits on `busy_timeout` instead of failing on a stale read snapshot.
+
+An endpoint is known by its tenant and id together (the tables' keys begin with the tenant, so
+they can be distributed by tenant), and every query names both.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.ledger.db import Connection, Row
 from services.projections.feed import read_events
@@ -35,6 +38,13 @@ _DELIVERY_COLUMNS = (
 )
 
 
+class WebhookKey(NamedTuple):
+    """An endpoint's key: its tenant, then its id (unique within the tenant)."""
+
+    tenant: str
+    webhook_id: str
+
+
 class LeaseLostError(Exception):
     """The endpoint is no longer ours (lease taken over, or the webhook deleted)."""
 
@@ -54,6 +64,10 @@ class Endpoint:
     cursor: int
     attempt: int
     next_attempt_at: str
+
+    @property
+    def key(self) -> WebhookKey:
+        return WebhookKey(self.tenant, self.webhook_id)
 
     def wants(self, event_type: str) -> bool:
         """No types means every type."""
@@ -156,17 +170,21 @@ def delete_webhook(connection: Connection, tenant: str, webhook_id: str) -> bool
         )
         if not deleted:
             return False
-        connection.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?", (webhook_id,))
-        connection.execute("DELETE FROM webhook_redeliveries WHERE webhook_id = ?", (webhook_id,))
+        for table in ("webhook_deliveries", "webhook_redeliveries"):
+            connection.execute(
+                f"DELETE FROM {table} WHERE tenant = ? AND webhook_id = ?", (tenant, webhook_id)
+            )
     return True
 
 
-def list_deliveries(connection: Connection, webhook_id: str, limit: int) -> list[dict[str, Any]]:
+def list_deliveries(
+    connection: Connection, tenant: str, webhook_id: str, limit: int
+) -> list[dict[str, Any]]:
     """Attempts, newest first."""
     rows = connection.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? "
+        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant = ? AND webhook_id = ? "
         "ORDER BY delivery_number DESC LIMIT ?",
-        (webhook_id, limit),
+        (tenant, webhook_id, limit),
     )
     return [
         {
@@ -184,10 +202,11 @@ def list_deliveries(connection: Connection, webhook_id: str, limit: int) -> list
     ]
 
 
-def was_attempted(connection: Connection, webhook_id: str, sequence: int) -> bool:
+def was_attempted(connection: Connection, tenant: str, webhook_id: str, sequence: int) -> bool:
     rows = connection.execute(
-        "SELECT 1 FROM webhook_deliveries WHERE webhook_id = ? AND sequence = ? LIMIT 1",
-        (webhook_id, sequence),
+        "SELECT 1 FROM webhook_deliveries WHERE tenant = ? AND webhook_id = ? AND sequence = ? "
+        "LIMIT 1",
+        (tenant, webhook_id, sequence),
     )
     return bool(rows)
 
@@ -197,9 +216,9 @@ def queue_redelivery(
 ) -> None:
     """Ask the workers to send an event again (once more if it is already queued: a no-op)."""
     connection.execute(
-        "INSERT INTO webhook_redeliveries (webhook_id, sequence, requested_at) "
-        "SELECT webhook_id, ?, ? FROM webhooks WHERE tenant = ? AND webhook_id = ? "
-        "ON CONFLICT (webhook_id, sequence) DO NOTHING",
+        "INSERT INTO webhook_redeliveries (tenant, webhook_id, sequence, requested_at) "
+        "SELECT tenant, webhook_id, ?, ? FROM webhooks WHERE tenant = ? AND webhook_id = ? "
+        "ON CONFLICT (tenant, webhook_id, sequence) DO NOTHING",
         (sequence, format_timestamp(now), tenant, webhook_id),
     )
 
@@ -207,64 +226,68 @@ def queue_redelivery(
 # --- the worker side ----------------------------------------------------------------------------
 
 
-def due_webhooks(connection: Connection, now: datetime, limit: int) -> list[str]:
+def due_webhooks(connection: Connection, now: datetime, limit: int) -> list[WebhookKey]:
     """Active, unleased endpoints with work now: a new event after the cursor once the head's
     backoff is over, or a queued redelivery (which does not wait for the backoff)."""
     moment = format_timestamp(now)
     rows = connection.execute(
-        "SELECT w.webhook_id FROM webhooks w "
+        "SELECT w.tenant, w.webhook_id FROM webhooks w "
         "WHERE w.status = ? AND (w.lease_until IS NULL OR w.lease_until < ?) AND ("
         " (w.next_attempt_at <= ? AND EXISTS (SELECT 1 FROM derived_events d"
         "   WHERE d.tenant = w.tenant AND d.sequence > w.cursor_sequence))"
-        " OR EXISTS (SELECT 1 FROM webhook_redeliveries r WHERE r.webhook_id = w.webhook_id)"
+        " OR EXISTS (SELECT 1 FROM webhook_redeliveries r"
+        "   WHERE r.tenant = w.tenant AND r.webhook_id = w.webhook_id)"
         ") ORDER BY w.next_attempt_at LIMIT ?",
         (ACTIVE, moment, moment, limit),
     )
-    return [row[0] for row in rows]
+    return [WebhookKey(row[0], row[1]) for row in rows]
 
 
 def claim(
-    connection: Connection, webhook_id: str, owner: str, now: datetime, until: datetime
+    connection: Connection, key: WebhookKey, owner: str, now: datetime, until: datetime
 ) -> Endpoint | None:
     """Take the endpoint's lease if it is free or expired; None when another worker holds it.
     The conditional UPDATE is atomic on both databases, so only one claimant gets the row."""
     rows = connection.execute(
         "UPDATE webhooks SET lease_owner = ?, lease_until = ? "
-        "WHERE webhook_id = ? AND status = ? AND (lease_until IS NULL OR lease_until < ?) "
+        "WHERE tenant = ? AND webhook_id = ? AND status = ? "
+        "AND (lease_until IS NULL OR lease_until < ?) "
         f"RETURNING {_ENDPOINT_COLUMNS}",
-        (owner, format_timestamp(until), webhook_id, ACTIVE, format_timestamp(now)),
+        (owner, format_timestamp(until), key.tenant, key.webhook_id, ACTIVE, format_timestamp(now)),
     )
     return _endpoint(rows[0]) if rows else None
 
 
-def renew(connection: Connection, webhook_id: str, owner: str, until: datetime) -> bool:
+def renew(connection: Connection, key: WebhookKey, owner: str, until: datetime) -> bool:
     """Extend our lease before a send; False when it is no longer ours."""
     rows = connection.execute(
-        "UPDATE webhooks SET lease_until = ? WHERE webhook_id = ? AND lease_owner = ? "
-        "AND status = ? RETURNING webhook_id",
-        (format_timestamp(until), webhook_id, owner, ACTIVE),
+        "UPDATE webhooks SET lease_until = ? WHERE tenant = ? AND webhook_id = ? "
+        "AND lease_owner = ? AND status = ? RETURNING webhook_id",
+        (format_timestamp(until), key.tenant, key.webhook_id, owner, ACTIVE),
     )
     return bool(rows)
 
 
-def release(connection: Connection, webhook_id: str, owner: str) -> None:
+def release(connection: Connection, key: WebhookKey, owner: str) -> None:
     connection.execute(
         "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL "
-        "WHERE webhook_id = ? AND lease_owner = ?",
-        (webhook_id, owner),
+        "WHERE tenant = ? AND webhook_id = ? AND lease_owner = ?",
+        (key.tenant, key.webhook_id, owner),
     )
 
 
 def _save_endpoint(connection: Connection, endpoint: Endpoint, owner: str) -> None:
     rows = connection.execute(
         "UPDATE webhooks SET cursor_sequence = ?, attempt = ?, next_attempt_at = ?, status = ?, "
-        "status_reason = ? WHERE webhook_id = ? AND lease_owner = ? RETURNING webhook_id",
+        "status_reason = ? WHERE tenant = ? AND webhook_id = ? AND lease_owner = ? "
+        "RETURNING webhook_id",
         (
             endpoint.cursor,
             endpoint.attempt,
             endpoint.next_attempt_at,
             endpoint.status,
             endpoint.status_reason,
+            endpoint.tenant,
             endpoint.webhook_id,
             owner,
         ),
@@ -292,20 +315,20 @@ def record(connection: Connection, endpoint: Endpoint, owner: str, attempt: Atte
             if attempt.manual:
                 rows = connection.execute(
                     "SELECT COALESCE(MAX(attempt), 0) + 1 FROM webhook_deliveries "
-                    "WHERE webhook_id = ? AND sequence = ?",
-                    (endpoint.webhook_id, attempt.sequence),
+                    "WHERE tenant = ? AND webhook_id = ? AND sequence = ?",
+                    (endpoint.tenant, endpoint.webhook_id, attempt.sequence),
                 )
                 number = int(rows[0][0])
-                connection.execute(
-                    "DELETE FROM webhook_redeliveries WHERE webhook_id = ? AND sequence = ?",
-                    (endpoint.webhook_id, attempt.sequence),
-                )
+                drop_redelivery(connection, endpoint.key, attempt.sequence)
             connection.execute(
-                "INSERT INTO webhook_deliveries (webhook_id, delivery_number, "
-                f"{_DELIVERY_COLUMNS}) VALUES (?, (SELECT COALESCE(MAX(delivery_number), 0) + 1 "
-                "FROM webhook_deliveries WHERE webhook_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO webhook_deliveries (tenant, webhook_id, delivery_number, "
+                f"{_DELIVERY_COLUMNS}) VALUES (?, ?, (SELECT COALESCE(MAX(delivery_number), 0) "
+                "+ 1 FROM webhook_deliveries WHERE tenant = ? AND webhook_id = ?), "
+                "?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    endpoint.tenant,
                     endpoint.webhook_id,
+                    endpoint.tenant,
                     endpoint.webhook_id,
                     attempt.sequence,
                     attempt.event_id,
@@ -323,19 +346,19 @@ def record(connection: Connection, endpoint: Endpoint, owner: str, attempt: Atte
     return True
 
 
-def queued_redeliveries(connection: Connection, webhook_id: str) -> list[int]:
+def queued_redeliveries(connection: Connection, key: WebhookKey) -> list[int]:
     rows = connection.execute(
-        "SELECT sequence FROM webhook_redeliveries WHERE webhook_id = ? "
+        "SELECT sequence FROM webhook_redeliveries WHERE tenant = ? AND webhook_id = ? "
         "ORDER BY requested_at, sequence",
-        (webhook_id,),
+        (key.tenant, key.webhook_id),
     )
     return [int(row[0]) for row in rows]
 
 
-def drop_redelivery(connection: Connection, webhook_id: str, sequence: int) -> None:
+def drop_redelivery(connection: Connection, key: WebhookKey, sequence: int) -> None:
     connection.execute(
-        "DELETE FROM webhook_redeliveries WHERE webhook_id = ? AND sequence = ?",
-        (webhook_id, sequence),
+        "DELETE FROM webhook_redeliveries WHERE tenant = ? AND webhook_id = ? AND sequence = ?",
+        (key.tenant, key.webhook_id, sequence),
     )
 
 

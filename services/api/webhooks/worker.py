@@ -39,7 +39,7 @@ from services.api.settings import Settings
 from services.api.webhooks import store
 from services.api.webhooks.signing import signed_headers
 from services.api.webhooks.ssrf import Target, UrlRefused, check_url
-from services.api.webhooks.store import Attempt, Endpoint, LeaseLostError
+from services.api.webhooks.store import Attempt, Endpoint, LeaseLostError, WebhookKey
 from services.ledger.db import Connection, Database
 from services.projections.feed import as_json
 from services.projections.runner import format_timestamp
@@ -163,7 +163,7 @@ class WebhookWorker:
         self._owns_client = client is None
         self._connection: Connection | None = None
         self._limiter: anyio.CapacityLimiter | None = None
-        self._active: dict[str, asyncio.Task[int]] = {}
+        self._active: dict[WebhookKey, asyncio.Task[int]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -205,11 +205,11 @@ class WebhookWorker:
         due = await self._db(lambda c: store.due_webhooks(c, utc_now(), DUE_BATCH))
         gate = asyncio.Semaphore(self.max_concurrency)
 
-        async def serve(webhook_id: str) -> int:
+        async def serve(key: WebhookKey) -> int:
             async with gate:
-                return await self._serve(webhook_id)
+                return await self._serve(key)
 
-        counts = await asyncio.gather(*(serve(w) for w in due if w not in self._active))
+        counts = await asyncio.gather(*(serve(key) for key in due if key not in self._active))
         return sum(counts)
 
     async def _start_due(self) -> None:
@@ -217,13 +217,13 @@ class WebhookWorker:
         if free <= 0:
             return
         due = await self._db(lambda c: store.due_webhooks(c, utc_now(), free + len(self._active)))
-        for webhook_id in [w for w in due if w not in self._active][:free]:
-            task = asyncio.create_task(self._serve(webhook_id))
-            self._active[webhook_id] = task
-            task.add_done_callback(functools.partial(self._finished, webhook_id))
+        for key in [key for key in due if key not in self._active][:free]:
+            task = asyncio.create_task(self._serve(key))
+            self._active[key] = task
+            task.add_done_callback(functools.partial(self._finished, key))
 
-    def _finished(self, webhook_id: str, task: asyncio.Task[int]) -> None:
-        self._active.pop(webhook_id, None)
+    def _finished(self, key: WebhookKey, task: asyncio.Task[int]) -> None:
+        self._active.pop(key, None)
 
     # --- the database ---------------------------------------------------------------------------
 
@@ -259,17 +259,18 @@ class WebhookWorker:
 
     # --- one endpoint ---------------------------------------------------------------------------
 
-    async def _serve(self, webhook_id: str) -> int:
+    async def _serve(self, key: WebhookKey) -> int:
         """Claim the endpoint, send its queued redeliveries and then its due events in order,
         and let go of it. Errors stay with this endpoint (logged); it is tried again later."""
+        webhook_id = key.webhook_id
         now = utc_now()
         try:
             endpoint = await self._db(
-                lambda c: store.claim(c, webhook_id, self.worker_id, now, now + self.lease)
+                lambda c: store.claim(c, key, self.worker_id, now, now + self.lease)
             )
         except BaseException as error:
             # cancelled (or failed) after the claim may have committed: do not sit on a lease
-            await self._release(webhook_id)
+            await self._release(key)
             if not isinstance(error, Exception):
                 raise
             log.exception("webhook %s: could not be claimed", webhook_id)
@@ -285,15 +286,15 @@ class WebhookWorker:
         except Exception:
             log.exception("webhook %s: delivery failed; it is tried again later", webhook_id)
         finally:
-            await self._release(webhook_id)
+            await self._release(key)
         return claim.attempts
 
-    async def _release(self, webhook_id: str) -> None:
+    async def _release(self, key: WebhookKey) -> None:
         """Give the lease back (only if it is ours), so another worker need not wait it out."""
         try:
-            await self._db(lambda c: store.release(c, webhook_id, self.worker_id))
+            await self._db(lambda c: store.release(c, key, self.worker_id))
         except Exception:
-            log.exception("webhook %s: the lease could not be released; it expires", webhook_id)
+            log.exception("webhook %s: the lease could not be released; it expires", key.webhook_id)
 
     async def _drain(self, claim: Claim) -> None:
         """Deliver the events after the cursor in order while the head is due; skip the
@@ -342,7 +343,7 @@ class WebhookWorker:
     async def _redeliveries(self, claim: Claim) -> None:
         """Manual redeliveries: one attempt each, whatever the head's backoff."""
         endpoint = claim.endpoint
-        for sequence in await self._db(lambda c: store.queued_redeliveries(c, endpoint.webhook_id)):
+        for sequence in await self._db(lambda c: store.queued_redeliveries(c, endpoint.key)):
             if endpoint.status != store.ACTIVE:
                 return
             await self._redeliver(claim, sequence)
@@ -356,7 +357,7 @@ class WebhookWorker:
             if item is not None:
                 endpoint.next_attempt_at = self._now_text()
                 await self._write(lambda c: store.save_cursor(c, endpoint, self.worker_id))
-            await self._db(lambda c: store.drop_redelivery(c, endpoint.webhook_id, sequence))
+            await self._db(lambda c: store.drop_redelivery(c, endpoint.key, sequence))
             return
         outcome = await self._send(claim, item)
         now = utc_now()
@@ -425,7 +426,7 @@ class WebhookWorker:
         """One signed POST of the event (after renewing the lease and checking the address)."""
         endpoint = claim.endpoint
         until = utc_now() + self.lease
-        await self._write(lambda c: store.renew(c, endpoint.webhook_id, self.worker_id, until))
+        await self._write(lambda c: store.renew(c, endpoint.key, self.worker_id, until))
         claim.attempts += 1
         allowed = self._private_allowed()
         try:
