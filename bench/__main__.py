@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, history, ingest, queries
+from bench import baseline, history, ingest, queries, writers
 from bench.common import fresh_database, log, postgres_server
 
 PARTS = ("baseline", "ingest", "queries", "rebuild")
@@ -20,6 +20,8 @@ RATIOS = {
     "ingest_batched_ratio": ("ingest_batched_events_per_s", "copy_rows_per_s"),
     "ingest_single_ratio": ("ingest_single_requests_per_s", "insert_16conn_rows_per_s"),
     "rebuild_ratio": ("rebuild_events_per_s", "seq_read_rows_per_s"),
+    # not against a baseline: 16 writers in 16 tenants against the same 16 in one (target >= 3)
+    "writers_tenant_scaling": ("writers_16_tenants_events_per_s", "writers_1_tenant_events_per_s"),
 }
 
 
@@ -53,6 +55,11 @@ def run(parts: list[str], scale: float) -> dict[str, Any]:
         if "ingest" in parts:
             with fresh_database(server, "ingest") as url:
                 figures |= ingest.run(url, scale)
+            for tenants in (writers.TENANTS, 1):
+                with fresh_database(server, f"writers{tenants}") as url:
+                    figures |= writers.concurrent(url, scale, tenants)
+            with fresh_database(server, "ingest2proc") as url:
+                figures |= writers.two_processes(url, scale)
         if "queries" in parts:
             with fresh_database(server, "small") as url:
                 log(f"history: building {int(200_000 * scale):,} events")

@@ -20,7 +20,11 @@ import psycopg
 
 BIN = Path(sys.executable).parent / "benefit-ledger"
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+# Every child (`serve`, `keys create`, `rebuild`) imports the services of this checkout, the one
+# being measured, not those of whichever checkout the virtualenv's editable install points at.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 def log(message: str) -> None:
@@ -93,6 +97,26 @@ def cli(*args: str) -> str:
 
 def api_key(database_url: str, tenant: str) -> str:
     return cli("keys", "create", "--tenant", tenant, "--roles", "admin", "--database", database_url)
+
+
+def api_keys(database_url: str, tenants: list[str]) -> list[str]:
+    """One admin key per tenant: the first alone (it migrates the database), the rest at once."""
+    keys = [api_key(database_url, tenants[0])]
+    command = ["keys", "create", "--roles", "admin", "--database", database_url, "--tenant"]
+    children = [
+        subprocess.Popen(
+            [str(BIN), *command, tenant], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for tenant in tenants[1:]
+    ]
+    for tenant, child in zip(tenants[1:], children, strict=True):
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(
+                f"benefit-ledger keys create --tenant {tenant} failed:\n{err.decode()}"
+            )
+        keys.append(out.decode().strip())
+    return keys
 
 
 @dataclass

@@ -10,6 +10,8 @@ import asyncio
 import random
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import httpx
@@ -41,10 +43,11 @@ def _grant(member: int) -> dict[str, object]:
 
 
 class Visits:
-    """New visits for random members; thread-safe ids."""
+    """New visits for random members (`first` .. `first + members - 1`); thread-safe ids."""
 
-    def __init__(self, members: int, seed: int, prefix: str) -> None:
+    def __init__(self, members: int, seed: int, prefix: str, first: int = 0) -> None:
         self.members = members
+        self.first = first
         self.prefix = prefix
         self.random = random.Random(seed)
         self.lock = threading.Lock()
@@ -54,7 +57,7 @@ class Visits:
         with self.lock:
             self.next_id += 1
             number = self.next_id
-            member = self.random.randrange(self.members)
+            member = self.first + self.random.randrange(self.members)
             day = FIRST_SUNDAY + timedelta(days=self.random.randrange(SPAN_DAYS))
         return member, event(
             "visit.scheduled",
@@ -68,10 +71,11 @@ class Visits:
             },
         )
 
-    def batch(self) -> tuple[int, list[dict[str, object]]]:
+    def batch(self, size: int = BATCH) -> tuple[int, list[dict[str, object]]]:
+        """`size` events, visits scheduled and confirmed, and the last visit's member."""
         events: list[dict[str, object]] = []
         member = 0
-        while len(events) < BATCH:
+        while len(events) < size:
             member, scheduled = self.scheduled()
             data = scheduled["data"]
             assert isinstance(data, dict)
@@ -86,13 +90,14 @@ def _post(client: httpx.Client, events: list[dict[str, object]]) -> int:
     return max(int(result["position"]) for result in answer.json()["results"])
 
 
-def _seed(client: httpx.Client, members: int) -> None:
+def seed(client: httpx.Client, members: Sequence[int]) -> None:
+    """The payer's settings and a weekly authorization for each member, in the client's tenant."""
     _post(
         client,
         [event("payer.settings_changed", {"payer_id": "payer-1", "allow_accumulation": True})],
     )
-    for start in range(0, members, BATCH):
-        _post(client, [_grant(m) for m in range(start, min(members, start + BATCH))])
+    for start in range(0, len(members), BATCH):
+        _post(client, [_grant(m) for m in members[start : start + BATCH]])
 
 
 def _lag(client: httpx.Client, member: int, position: int) -> float:
@@ -105,26 +110,40 @@ def _lag(client: httpx.Client, member: int, position: int) -> float:
         time.sleep(0.001)
 
 
-def batched(base_url: str, key: str, members: int, batches: int) -> dict[str, float]:
-    visits = Visits(members, seed=1, prefix="batched")
-    work = [visits.batch() for _ in range(batches)]
+@dataclass
+class Poster:
+    """One poster: posts its batches (member, events) to `post_url` with the tenant's key, and
+    after each answer follows the batch on `read_url` (the same process or another)."""
+
+    post_url: str
+    read_url: str
+    key: str
+    work: list[tuple[int, list[dict[str, object]]]]
+
+
+def post_and_follow(posters: list[Poster]) -> tuple[list[float], float]:
+    """Every poster in its own thread; each batch's projection lag in seconds, and the time all
+    took."""
     lags: list[float] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def poster(share: list[tuple[int, list[dict[str, object]]]]) -> None:
-        headers = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
-            try:
-                for member, events in share:
-                    position = _post(client, events)
-                    lag = _lag(client, member, position)
+    def run(poster: Poster) -> None:
+        headers = {"Authorization": f"Bearer {poster.key}"}
+        try:
+            with (
+                httpx.Client(base_url=poster.post_url, headers=headers, timeout=120) as writer,
+                httpx.Client(base_url=poster.read_url, headers=headers, timeout=120) as reader,
+            ):
+                for member, events in poster.work:
+                    position = _post(writer, events)
+                    lag = _lag(reader, member, position)
                     with lock:
                         lags.append(lag)
-            except BaseException as error:  # reported after the threads join
-                errors.append(error)
+        except BaseException as error:  # reported after the threads join
+            errors.append(error)
 
-    threads = [threading.Thread(target=poster, args=(work[i::2],)) for i in range(2)]
+    threads = [threading.Thread(target=run, args=(poster,)) for poster in posters]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -133,6 +152,13 @@ def batched(base_url: str, key: str, members: int, batches: int) -> dict[str, fl
     elapsed = time.perf_counter() - started
     if errors:
         raise errors[0]
+    return lags, elapsed
+
+
+def batched(base_url: str, key: str, members: int, batches: int) -> dict[str, float]:
+    visits = Visits(members, seed=1, prefix="batched")
+    work = [visits.batch() for _ in range(batches)]
+    lags, elapsed = post_and_follow([Poster(base_url, base_url, key, work[i::2]) for i in range(2)])
     return {
         "ingest_batched_events_per_s": round(batches * BATCH / elapsed),
         "projection_lag_p50_ms": round(median(lags) * 1000, 2),
@@ -165,7 +191,7 @@ def run(database_url: str, scale: float) -> dict[str, float]:
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
             log(f"ingest: seeding {members:,} members with a weekly authorization")
-            _seed(client, members)
+            seed(client, range(members))
         log(f"ingest: {batches} batches of {BATCH} visit events, 2 posters")
         figures = batched(server.base_url, key, members, batches)
         log(f"ingest: single events from 16 clients for {seconds:.0f} s")
