@@ -1,4 +1,4 @@
-"""The `benefit-ledger` command: serve, keys create, rebuild, tick, relay, demo."""
+"""The `benefit-ledger` command: serve, keys create, import, rebuild, tick, relay, demo."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -168,6 +169,65 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from services.api.importer import import_events
+    from services.ledger.db import Database
+
+    console = Console(stderr=True)
+    database = Database(_database_url(args.database))
+    database.migrate()
+    if args.file == "-":
+        source, total = sys.stdin, None
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            print(f"benefit-ledger: no such file: {args.file}", file=sys.stderr)
+            return 2
+        with path.open(encoding="utf-8") as counted:
+            total = sum(1 for line in counted if line.strip())
+        source = path.open(encoding="utf-8")
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} events/s"),
+        TimeElapsedColumn(),
+    )
+    started = time.perf_counter()
+    with source, Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"importing into {args.tenant}", total=total, rate="-")
+
+        def advance(events: int) -> None:
+            progress.advance(task, events)
+            done = progress.tasks[task].completed
+            progress.update(task, rate=f"{done / max(time.perf_counter() - started, 1e-9):,.0f}")
+
+        replay = progress.add_task("replaying the members it touched", total=None, rate="-")
+        result = import_events(
+            database,
+            args.tenant,
+            source,
+            on_chunk=advance,
+            on_replay=lambda members: progress.advance(replay, members),
+        )
+    seconds = time.perf_counter() - started
+    print(
+        f"imported {result.recorded} events ({result.duplicates} already recorded) for "
+        f"{len(result.members)} members in {seconds:.1f} s; projections are up to date",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _tick(args: argparse.Namespace) -> int:
     from services.ledger.db import Database
     from services.projections.tick import tick
@@ -243,6 +303,16 @@ def parser() -> argparse.ArgumentParser:
         "1 on SQLite)",
     )
     rebuild.set_defaults(run=_rebuild)
+
+    bulk = commands.add_parser(
+        "import",
+        help="record events from an NDJSON file (one event per line, as POST /v1/events takes "
+        "them) for one tenant; rerun the same command to resume",
+    )
+    bulk.add_argument("file", metavar="FILE", help="the NDJSON file, or - for standard input")
+    bulk.add_argument("--tenant", required=True, help="the tenant the events belong to")
+    bulk.add_argument("--database", help=DATABASE_HELP)
+    bulk.set_defaults(run=_import)
 
     tick = commands.add_parser(
         "tick",

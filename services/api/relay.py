@@ -41,9 +41,9 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamInfo
 
+from services.ledger.codec import format_timestamp
 from services.ledger.db import Connection, Database
 from services.projections.feed import as_json, read_events
-from services.projections.runner import format_timestamp
 
 DEFAULT_PREFIX = "benefit-ledger"
 PREFIX_ENV = "BENEFIT_LEDGER_RELAY_SUBJECT_PREFIX"

@@ -18,6 +18,7 @@ from typing import Any
 from eventsourcing.dcb.api import DCBQuery, DCBQueryItem
 
 from contracts.events import AppendCondition
+from services.ledger.codec import parse_timestamp
 from services.ledger.db import Connection
 from services.ledger.errors import (
     ConditionFailedError,
@@ -35,6 +36,7 @@ from services.ledger.recorder import (
     insert_events,
     lock_heads,
     set_head,
+    tagged,
 )
 from services.ledger.rules import check_event
 from services.ledger.tags import tag, tags_of
@@ -61,7 +63,6 @@ from services.projections.facts import TENANT_WIDE_TYPES, LedgerEvent, MemberFac
 from services.projections.member import KeyChange, MemberProjection
 from services.projections.runner import (
     PRELOAD_CHUNK,
-    parse_timestamp,
     resume,
     resume_many,
     set_tracking,
@@ -136,6 +137,9 @@ class _Batch:
     position: int  # the tenant's last position, including this group's events so far
     recorded_at: datetime  # when this group's events of the tenant are recorded
     members: dict[str, MemberProjection] = field(default_factory=dict)
+    # False for a bulk import: facts are folded for the rules, and the touched members' read
+    # models are rebuilt once at the end (no derived events: importing history is not news)
+    project: bool = True
     # field -> id -> reference, for the references this batch creates
     created: dict[str, dict[str, Reference]] = field(
         default_factory=lambda: {name: {} for name in REFERENCES}
@@ -155,7 +159,7 @@ class _Batch:
         if projection is None:
             projection = resume(self.connection, self.tenant, member_id)
             for event in self.tenant_wide:  # earlier settings changes of this batch
-                projection.step(event)
+                projection.step(event) if self.project else projection.fold(event)
             self.members[member_id] = projection
         return projection
 
@@ -166,7 +170,7 @@ class _Batch:
             loaded = resume_many(self.connection, self.tenant, missing)
             for projection in loaded.values():
                 for event in self.tenant_wide:  # settings changes earlier in this group
-                    projection.step(event)
+                    projection.step(event) if self.project else projection.fold(event)
             self.members.update(loaded)
 
     def preload_references(self, candidates: list[CandidateEvent]) -> None:
@@ -183,15 +187,13 @@ class _Batch:
 
     def _look_up(self, name: str, ids: list[str]) -> dict[str, Reference]:
         prefix, creators = REFERENCES[name]
-        tags = [tag(prefix, value) for value in ids]
+        source, params = tagged(self.connection, self.tenant, [tag(prefix, v) for v in ids])
         rows = self.connection.execute(
             "SELECT t.tag, e.member_id, e.payer_id, e.tags, "
-            f"{'e.data' if name == 'claim_id' else 'NULL'} "
-            "FROM ledger_tags t JOIN ledger_events e "
-            "ON e.tenant = t.tenant AND e.position = t.position "
-            f"WHERE t.tenant = ? AND t.tag IN ({', '.join('?' for _ in tags)}) "
-            f"AND e.type IN ({', '.join('?' for _ in creators)}) ORDER BY t.position",
-            (self.tenant, *tags, *creators),
+            f"{'e.data' if name == 'claim_id' else 'NULL'} FROM {source} "
+            f"{'AND' if 'WHERE' in source else 'WHERE'} "
+            f"e.type IN ({', '.join('?' for _ in creators)}) ORDER BY t.position",
+            (*params, *creators),
         )
         found: dict[str, Reference] = {}
         for tag_text, member_id, payer_id, tags_text, data in rows:
@@ -228,12 +230,11 @@ class _Batch:
         return sorted(self._members_tagged([tag("payer", payer_id)]) | set(self.members))
 
     def _members_tagged(self, tags: list[str]) -> set[str]:
+        source, params = tagged(self.connection, self.tenant, tags)
         rows = self.connection.execute(
-            "SELECT DISTINCT e.member_id FROM ledger_tags t JOIN ledger_events e "
-            "ON e.tenant = t.tenant AND e.position = t.position "
-            f"WHERE t.tenant = ? AND t.tag IN ({', '.join('?' for _ in tags)}) "
-            "AND e.member_id IS NOT NULL",
-            (self.tenant, *tags),
+            f"SELECT DISTINCT e.member_id FROM {source} "
+            f"{'AND' if 'WHERE' in source else 'WHERE'} e.member_id IS NOT NULL",
+            params,
         )
         return {row[0] for row in rows}
 
@@ -253,6 +254,34 @@ def record_group(
         except _Refused as refused:
             request = refused.args[0]
             pending.remove(request)
+
+
+def record_unprojected(
+    connection: Connection, request: Request, members: dict[str, MemberProjection]
+) -> tuple[list[EventOutcome], set[str]]:
+    """One import chunk: rules, tags, positions and ledger rows, but no projection step.
+
+    `members` carries the members' facts from chunk to chunk. Returns the outcomes and the
+    members whose read models the caller must rebuild."""
+    head = lock_heads(connection, [request.tenant])[request.tenant]
+    batch = _Batch(
+        connection,
+        request.tenant,
+        head.position,
+        head.next_time(request.now),
+        members=members,
+        project=False,
+    )
+    known = _recorded_ids(connection, [request])[request.tenant]
+    try:
+        outcomes = _append(batch, known, request)
+    except LedgerError:
+        members.clear()  # they may hold the refused chunk's first events
+        raise
+    if batch.rows:
+        insert_events(connection, batch.tenant, batch.rows)
+        set_head(connection, batch.tenant, Head(batch.position, batch.recorded_at))
+    return outcomes, batch.stepped
 
 
 def _record_all(
@@ -477,6 +506,13 @@ def _accept(
         position, candidate.event_id, candidate.type, candidate.data, batch.recorded_at
     )
     if member_id is None:
+        if not batch.project:  # members load it from the ledger; the loaded ones fold it now
+            for projection in batch.members.values():
+                projection.fold(event)
+            batch.tenant_wide.append(event)
+            batch.rows.append(_row(event, candidate, None, inherited))
+            batch.position = position
+            return []
         members = (
             batch.payer_members(candidate.data["payer_id"])
             if candidate.type == "payer.settings_changed"
@@ -495,11 +531,19 @@ def _accept(
     projection = batch.member(member_id)
     if not check_event(projection.facts, candidate.index, candidate.type, candidate.data, problems):
         return None
-    warnings = _warnings(projection, candidate)
     new_visit = candidate.type == "visit.scheduled" or (
         candidate.type == "visit.confirmed"
         and batch.reference("visit_id", candidate.data["visit_id"]) is None
     )
+    row = _row(event, candidate, member_id, inherited)
+    if not batch.project:
+        projection.fold(event)
+        batch.stepped.add(member_id)
+        _remember(batch, candidate, member_id, new_visit, row.tags)
+        batch.rows.append(row)
+        batch.position = position
+        return []
+    warnings = _warnings(projection, candidate)
     claim_rows = _claim_rows(batch, projection, event) if event.type in CLAIM_EVENT_TYPES else None
     changes = len(projection.key_changes)
     projection.step(event)
@@ -507,7 +551,6 @@ def _accept(
     batch.alerts += _alerts(projection, event, projection.key_changes[changes:])
     if claim_rows is not None:
         _claim_changes(batch, projection, event, *claim_rows)
-    row = _row(event, candidate, member_id, inherited)
     _remember(batch, candidate, member_id, new_visit, row.tags)
     batch.rows.append(row)
     batch.position = position

@@ -124,6 +124,25 @@ def insert_events(connection: Connection, tenant: str, events: Sequence[StoredEv
     )
 
 
+def tagged(connection: Connection, tenant: str, tags: list[str]) -> tuple[str, list[Any]]:
+    """`FROM` clause of the tag rows `t` with any of the tags, joined to their events `e`.
+
+    On PostgreSQL each tag probes the primary key through a lateral join: the planner cannot
+    start from the tenant's events instead, which it did on a freshly grown, not yet analyzed
+    ledger (3.5 s for 1,000 tags instead of 2 ms); OFFSET 0 keeps the subquery from being flattened
+    back into that plan. SQLite takes the IN list on the same key."""
+    join = "JOIN ledger_events e ON e.tenant = t.tenant AND e.position = t.position"
+    if connection.dialect == "postgres":
+        return (
+            "unnest(?::text[]) AS wanted(tag) CROSS JOIN LATERAL (SELECT tenant, tag, position "
+            "FROM ledger_tags WHERE tenant = ? AND tag = wanted.tag OFFSET 0) AS t "
+            f"{join}",
+            [tags, tenant],
+        )
+    marks = ", ".join("?" for _ in tags)
+    return f"ledger_tags t {join} WHERE t.tenant = ? AND t.tag IN ({marks})", [tenant, *tags]
+
+
 def query_sql(query: DCBQuery | None, after: int) -> tuple[str, list[Any]]:
     """` AND (...)` selecting the events (alias `e`) that match any item of the query.
 

@@ -11,8 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from services.ledger.codec import format_timestamp as format_timestamp
-from services.ledger.codec import parse_timestamp as parse_timestamp
+from services.ledger.codec import format_timestamp, parse_timestamp
 from services.ledger.db import Connection, Database, Row
 from services.ledger.recorder import lock_heads
 from services.ledger.schema import PROJECTION_NAME, READ_MODEL_TABLES
@@ -263,6 +262,25 @@ def recalculate(
         if progress is not None:
             progress(len(chunk))
     return checked, corrected
+
+
+def recalculate_members(
+    connection: Connection, tenant: str, member_ids: list[str], progress: Progress | None = None
+) -> int:
+    """Replay the given members of one tenant (after an import), chunk by chunk; then the
+    tenant's tracking is its head. Returns the number of members whose rows changed."""
+    corrected = 0
+    for start in range(0, len(member_ids), RECALCULATE_CHUNK):
+        chunk = member_ids[start : start + RECALCULATE_CHUNK]
+        with connection.transaction(write=True):
+            lock_heads(connection, [tenant], shared=True)
+            corrected += _recalculate_members(connection, tenant, chunk)
+        if progress is not None:
+            progress(len(chunk))
+    with connection.transaction(write=True):
+        lock_heads(connection, [tenant], shared=True)
+        track_heads(connection, tenant)
+    return corrected
 
 
 def recalculate_in_parallel(

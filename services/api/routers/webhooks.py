@@ -27,11 +27,11 @@ from services.api.webhooks import store
 from services.api.webhooks.signing import new_secret
 from services.api.webhooks.ssrf import UrlRefused, check_url
 from services.api.webhooks.store import Endpoint
+from services.ledger.codec import parse_timestamp
 from services.ledger.db import Connection
 from services.ledger.errors import InvalidRequestError, NotFoundError, Problem
 from services.ledger.keys import Principal
 from services.projections.feed import DERIVED_TYPES, last_sequence
-from services.projections.runner import parse_timestamp
 
 router = APIRouter(tags=["subscriptions"])
 T = TypeVar("T")

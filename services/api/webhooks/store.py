@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from services.ledger.codec import format_timestamp, parse_timestamp
 from services.ledger.db import Connection, Row
 from services.projections.feed import read_events
-from services.projections.runner import format_timestamp, parse_timestamp
 
 ACTIVE = "active"
 DISABLED = "disabled"

@@ -40,9 +40,9 @@ from services.api.webhooks import store
 from services.api.webhooks.signing import signed_headers
 from services.api.webhooks.ssrf import Target, UrlRefused, check_url
 from services.api.webhooks.store import Attempt, Endpoint, LeaseLostError, WebhookKey
+from services.ledger.codec import format_timestamp
 from services.ledger.db import Connection, Database
 from services.projections.feed import as_json
-from services.projections.runner import format_timestamp
 
 log = logging.getLogger("benefit_ledger.webhooks")
 T = TypeVar("T")
