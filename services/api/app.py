@@ -28,6 +28,7 @@ from services.api.ticker import tick_schedule
 from services.api.webhooks.worker import WebhookWorker
 from services.ledger.db import Database
 from services.ledger.group_commit import Ledger
+from services.projections.inline import InlineProjector
 from services.projections.reads import make_reader
 
 
@@ -37,7 +38,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     if migrate:
         database.migrate()
     ctx = Context(
-        database, Ledger(database), make_reader(database, settings.postgres_read_pool_size)
+        database,
+        Ledger(database, InlineProjector()),
+        make_reader(database, settings.postgres_read_pool_size),
     )
 
     @asynccontextmanager

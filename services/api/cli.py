@@ -125,15 +125,17 @@ def _demo(args: argparse.Namespace) -> int:
     from services.ledger.db import Database
     from services.ledger.demo import reduction, weekly_example
     from services.ledger.group_commit import Ledger
+    from services.ledger.reader import member_events
     from services.ledger.validation import validate_batch
-    from services.projections.runner import member_events, replay
-    from services.projections.views import key_view
+    from services.projections.core.views import key_view
+    from services.projections.inline import InlineProjector
+    from services.projections.runner import replay
 
     first_sunday = date.fromisoformat(args.first_sunday)
     with tempfile.TemporaryDirectory() as directory:
         database = Database(f"sqlite:///{Path(directory) / 'demo.db'}")
         database.migrate()
-        ledger = Ledger(database)
+        ledger = Ledger(database, InlineProjector())
         console = Console()
         for title, events in (
             ("The guide's weekly example", weekly_example(first_sunday)),

@@ -23,8 +23,9 @@ from services.ledger.append import Request, record_unprojected
 from services.ledger.db import Database
 from services.ledger.errors import LedgerError, Problem
 from services.ledger.validation import validate_batch
-from services.projections.member import MemberProjection
-from services.projections.runner import recalculate_members
+from services.projections.core.facts import TENANT_WIDE_TYPES
+from services.projections.core.member import MemberProjection
+from services.projections.runner import members_of, recalculate_members
 
 MAX_CACHED_MEMBERS = 20_000  # members whose facts stay in memory between chunks
 
@@ -34,6 +35,7 @@ class ImportResult:
     recorded: int = 0
     duplicates: int = 0
     members: set[str] = field(default_factory=set)
+    tenant_wide: bool = False  # payer settings or schedules: every member is replayed
     corrected: int = 0
 
 
@@ -93,10 +95,13 @@ def import_events(
             result.recorded += sum(1 for o in outcomes if o.status == "recorded")
             result.duplicates += sum(1 for o in outcomes if o.status == "duplicate")
             result.members |= touched
+            result.tenant_wide |= any(c.type in TENANT_WIDE_TYPES for c in candidates)
             if len(members) > MAX_CACHED_MEMBERS:
                 members.clear()
             if on_chunk is not None:
                 on_chunk(len(numbered))
+        if result.tenant_wide:  # a settings change reaches members the import never named
+            result.members |= {member for _, member in members_of(connection, tenant)}
         if result.members:
             result.corrected = recalculate_members(
                 connection, tenant, sorted(result.members), on_replay

@@ -22,6 +22,7 @@ from datetime import datetime
 from contracts.events import AppendCondition
 from services.ledger.append import EventOutcome, Request, record_group
 from services.ledger.db import Connection, Database
+from services.ledger.ports import Projector
 from services.ledger.validation import CandidateEvent
 
 GROUP_EVENTS = 5_000  # events one group commit takes at most (it always takes one request)
@@ -80,8 +81,9 @@ class _Connections:
 class Ledger:
     """Records batches of validated events, group-committed per tenant."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, projector: Projector) -> None:
         self.database = database
+        self.projector = projector
         self._shared_lane = database.dialect == "sqlite"
         self._lanes: dict[str, _Lane] = {}
         self._lanes_lock = threading.Lock()
@@ -130,7 +132,7 @@ class Ledger:
         broken = False
         try:
             with connection.transaction(write=True):
-                accepted = record_group(connection, group)
+                accepted = record_group(connection, group, self.projector)
         except Exception as error:
             broken = connection.dialect == "postgres" and connection.raw.closed
             for request in group:

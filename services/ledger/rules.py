@@ -7,8 +7,8 @@ from datetime import date
 from typing import Any
 
 from services.ledger.errors import ProblemList
-from services.projections.claims import enrollment_on
-from services.projections.facts import MemberFacts
+from services.projections.core.claims import enrollment_on
+from services.projections.core.facts import MemberFacts
 
 Check = Callable[[MemberFacts, int, dict[str, Any], ProblemList], None]
 NEW_VISIT_FIELDS = ("member_id", "payer_id", "service_code", "service_date", "units")

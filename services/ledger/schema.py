@@ -1,4 +1,5 @@
-"""The schema: the ledger, its heads and tags, the read models and projection tracking.
+"""The database's schema: the ledger, its heads and tags, the read models, projection tracking,
+derived events, webhooks and the relay.
 
 Written to run unchanged on SQLite and PostgreSQL. Timestamps are stored as fixed-width UTC text
 (`2026-11-23T10:00:00.000000Z`) so they compare correctly as strings in both databases.
@@ -6,8 +7,90 @@ Written to run unchanged on SQLite and PostgreSQL. Timestamps are stored as fixe
 
 from __future__ import annotations
 
-from services.api.relay_schema import RELAY_SCHEMA_SQL
-from services.api.webhooks.schema import WEBHOOK_SCHEMA_SQL
+# The webhook tables.
+#
+# - `webhooks`: one row per endpoint. `cursor_sequence` is the last derived event the endpoint is
+#   done with (delivered, given up on, or not of its types); `attempt` and `next_attempt_at` belong
+#   to the head event (the first wanted one after the cursor) while it is being retried. The lease
+#   columns say which worker may deliver to the endpoint, until when.
+# - `webhook_deliveries`: every attempt, numbered per endpoint (`delivery_number` orders them
+#   newest first even within one microsecond). Only the lease holder writes here.
+# - `webhook_redeliveries`: manual redeliveries asked for through the API, waiting for a worker.
+#
+# Every primary key and every index but `webhooks_due` begins with the tenant, so the tables can
+# be distributed by tenant (Citus: a unique key must hold the distribution column) and a tenant's
+# rows stay together. `webhooks_due` serves the workers' scan across all tenants; it is not unique.
+# Timestamps are fixed-width UTC text, like the rest of the schema, so they compare as strings.
+WEBHOOK_SCHEMA_SQL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS webhooks (
+        tenant TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        types TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        created_at TEXT NOT NULL,
+        cursor_sequence BIGINT NOT NULL,
+        attempt INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_until TEXT,
+        PRIMARY KEY (tenant, webhook_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS webhooks_tenant ON webhooks (tenant, created_at)",
+    "CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (status, next_attempt_at)",
+    """CREATE TABLE IF NOT EXISTS webhook_deliveries (
+        tenant TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        delivery_number BIGINT NOT NULL,
+        sequence BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        manual INTEGER NOT NULL,
+        attempted_at TEXT NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        outcome TEXT NOT NULL,
+        next_attempt_at TEXT,
+        PRIMARY KEY (tenant, webhook_id, delivery_number)
+    )""",
+    """CREATE INDEX IF NOT EXISTS webhook_deliveries_sequence
+        ON webhook_deliveries (tenant, webhook_id, sequence)""",
+    """CREATE TABLE IF NOT EXISTS webhook_redeliveries (
+        tenant TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        sequence BIGINT NOT NULL,
+        requested_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, webhook_id, sequence)
+    )""",
+)
+
+# The NATS relay's tables.
+#
+# `relay_checkpoints`: per tenant and relay `name` (its stream), the last derived-event sequence
+# JetStream acknowledged. It only moves forward, so a crash re-sends at most the unacknowledged
+# tail, which the stream's duplicate window drops by `Nats-Msg-Id`. Its key begins with the tenant
+# so the table can be distributed by tenant (Citus), like the derived events it follows.
+#
+# `relay_leases`: one row per relay name saying which process may publish until when. A second
+# relay with the same name stands by instead of interleaving its publishes with the first one's.
+# The lease is cluster-wide, not a tenant's, so it stays keyed by name alone (a Citus reference
+# table). Timestamps are fixed-width UTC text, like the rest of the schema, so they compare as
+# strings.
+RELAY_SCHEMA_SQL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS relay_checkpoints (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        sequence BIGINT NOT NULL,
+        PRIMARY KEY (tenant, name)
+    )""",
+    """CREATE TABLE IF NOT EXISTS relay_leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    )""",
+)
 
 SCHEMA_VERSION = 2  # 2: positions per tenant, tags; 1 had one global order
 

@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 
 from services.ledger.errors import NotFoundError
-from services.projections.benefits import BenefitStatus, benefit_status
-from services.projections.facts import MemberFacts
+from services.projections.core.benefits import BenefitStatus, benefit_status
+from services.projections.core.facts import MemberFacts
 from services.projections.queries import fold, member_events, member_facts, position_of
 from services.projections.reads import Reader
 

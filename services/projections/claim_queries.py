@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.ledger.errors import NotFoundError
-from services.projections.claims import (
+from services.projections.core.claims import (
     Claim,
     Enrollment,
     Row,
@@ -20,7 +20,7 @@ from services.projections.claims import (
     accumulator_rows,
     enrollment_on,
 )
-from services.projections.facts import MemberFacts
+from services.projections.core.facts import MemberFacts
 from services.projections.queries import member_facts
 from services.projections.reads import Reader
 

@@ -9,28 +9,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from services.ledger.codec import format_timestamp
 from services.ledger.db import Connection
-from services.projections.derived import BALANCE_CHANGED
+from services.projections.core.derived import BALANCE_CHANGED, Derived
 from services.projections.feed import last_sequence
 from services.projections.runner import PRELOAD_CHUNK
 
 VersionKey = tuple[str, str, str]  # member, authorization number, service code
-
-
-class Derived:
-    """One derived event before it has a sequence."""
-
-    __slots__ = ("data", "occurred_at", "position", "type")
-
-    def __init__(self, event_type: str, data: dict[str, Any], position: int, at: datetime):
-        self.type = event_type
-        self.data = data
-        self.position = position
-        self.occurred_at = at
 
 
 def _version_key(data: dict[str, Any]) -> VersionKey:

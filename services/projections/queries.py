@@ -16,15 +16,16 @@ import anyio
 
 from services.ledger.codec import format_timestamp
 from services.ledger.errors import NotFoundError
+from services.ledger.reader import to_event
 from services.ledger.schema import PROJECTION_NAME
-from services.projections.accumulation import KeyResult
-from services.projections.explain import ExplainedEvent, explain
-from services.projections.facts import KeyId, LedgerEvent, MemberFacts
-from services.projections.member import Flag, MemberProjection
+from services.projections.core.accumulation import KeyResult
+from services.projections.core.explain import ExplainedEvent, explain
+from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts
+from services.projections.core.member import Flag, MemberProjection
+from services.projections.core.serialize import key_from_body, visit_bodies
+from services.projections.core.views import CheckResult, KeyView, key_view, scheduling_check
 from services.projections.reads import Reader
-from services.projections.runner import replay, to_event
-from services.projections.serialize import key_from_body, visit_bodies
-from services.projections.views import CheckResult, KeyView, key_view, scheduling_check
+from services.projections.runner import replay
 
 _EVENT_COLUMNS = "position, event_id, type, data, recorded_at"
 

@@ -7,44 +7,20 @@ tracking position is written in the same transaction as the rows it covers.
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
 
-from services.ledger.codec import format_timestamp, parse_timestamp
-from services.ledger.db import Connection, Database, Row
+from services.ledger.db import Connection, Database
+from services.ledger.reader import (
+    EVENT_COLUMNS,
+    load_members,
+    tenant_wide_events,
+    to_event,
+)
 from services.ledger.recorder import lock_heads
 from services.ledger.schema import PROJECTION_NAME, READ_MODEL_TABLES
-from services.projections.facts import LedgerEvent
-from services.projections.member import MemberProjection
-from services.projections.serialize import MemberRows, flags_from_json, member_rows
-
-_EVENT_COLUMNS = "position, event_id, type, data, recorded_at"
-
-
-def to_event(row: Row) -> LedgerEvent:
-    position, event_id, event_type, data, recorded_at = row
-    return LedgerEvent(
-        int(position), event_id, event_type, json.loads(data), parse_timestamp(recorded_at)
-    )
-
-
-def member_events(
-    connection: Connection, tenant: str, member_id: str, known_at: datetime | None = None
-) -> list[LedgerEvent]:
-    """The member's own events merged, in ledger order, with the tenant-wide ones (settings)."""
-    cutoff = format_timestamp(known_at) if known_at else "9999"
-    own = connection.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE tenant = ? AND member_id = ? "
-        "AND recorded_at <= ? ORDER BY position",
-        (tenant, member_id, cutoff),
-    )
-    tenant_wide = connection.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE tenant = ? AND member_id IS NULL "
-        "AND recorded_at <= ? ORDER BY position",
-        (tenant, cutoff),
-    )
-    return [to_event(row) for row in heapq.merge(own, tenant_wide, key=lambda row: int(row[0]))]
+from services.projections.core.facts import LedgerEvent
+from services.projections.core.member import MemberProjection
+from services.projections.core.serialize import MemberRows, flags_from_json, member_rows
 
 
 def replay(member_id: str, events: Iterable[LedgerEvent]) -> MemberProjection:
@@ -66,66 +42,32 @@ def replay(member_id: str, events: Iterable[LedgerEvent]) -> MemberProjection:
     return projection
 
 
-def resume(connection: Connection, tenant: str, member_id: str) -> MemberProjection:
-    """The member's projection as stored: facts from the ledger, flags from the read model."""
-    return resume_many(connection, tenant, [member_id])[member_id]
-
-
 PRELOAD_CHUNK = 500  # members per query: bounds the parameter list
 
 
-def tenant_wide_events(connection: Connection, tenant: str) -> list[LedgerEvent]:
-    """The tenant's events that belong to no member (payer settings), in ledger order."""
-    return [
-        to_event(row)
-        for row in connection.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE tenant = ? AND member_id IS NULL "
-            "ORDER BY position",
-            (tenant,),
-        )
-    ]
-
-
-def resume_many(
-    connection: Connection, tenant: str, member_ids: list[str]
-) -> dict[str, MemberProjection]:
-    """Several members' stored projections with three queries per chunk of members."""
-    tenant_wide = tenant_wide_events(connection, tenant)
-    own: dict[str, list[LedgerEvent]] = {member: [] for member in member_ids}
-    flags: dict[str, str] = {}
-    for start in range(0, len(member_ids), PRELOAD_CHUNK):
-        chunk = member_ids[start : start + PRELOAD_CHUNK]
+def restore_flags(
+    connection: Connection, tenant: str, projections: dict[str, MemberProjection]
+) -> None:
+    """Put the stored negative-accrual flags back on projections folded from the ledger."""
+    names = sorted(projections)
+    for start in range(0, len(names), PRELOAD_CHUNK):
+        chunk = names[start : start + PRELOAD_CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        for row in connection.execute(
-            f"SELECT member_id, {_EVENT_COLUMNS} FROM ledger_events "
-            f"WHERE tenant = ? AND member_id IN ({marks}) ORDER BY position",
-            (tenant, *chunk),
-        ):
-            own[row[0]].append(to_event(row[1:]))
         for member, text in connection.execute(
             "SELECT member_id, flags FROM member_views "
             f"WHERE tenant = ? AND member_id IN ({marks})",
             (tenant, *chunk),
         ):
-            flags[member] = text
-    return {
-        member: _folded(member, own[member], tenant_wide, flags.get(member))
-        for member in member_ids
-    }
+            projections[member].flags = flags_from_json(text)
 
 
-def _folded(
-    member_id: str,
-    own: list[LedgerEvent],
-    tenant_wide: list[LedgerEvent],
-    flags: str | None,
-) -> MemberProjection:
-    projection = MemberProjection.empty(member_id, track_changes=True)
-    for event in heapq.merge(own, tenant_wide, key=lambda e: e.position):
-        projection.fold(event)
-    if flags is not None:
-        projection.flags = flags_from_json(flags)
-    return projection
+def resume_many(
+    connection: Connection, tenant: str, member_ids: list[str]
+) -> dict[str, MemberProjection]:
+    """Several members' projections as stored: facts from the ledger, flags from the read model."""
+    loaded = load_members(connection, tenant, member_ids)
+    restore_flags(connection, tenant, loaded)
+    return loaded
 
 
 def write_member(connection: Connection, tenant: str, rows: MemberRows) -> None:
@@ -340,7 +282,7 @@ def _recalculate_members(connection: Connection, tenant: str, member_ids: list[s
     own: dict[str, list[LedgerEvent]] = {member: [] for member in member_ids}
     marks = ", ".join("?" for _ in member_ids)
     for row in connection.execute(
-        f"SELECT member_id, {_EVENT_COLUMNS} FROM ledger_events "
+        f"SELECT member_id, {EVENT_COLUMNS} FROM ledger_events "
         f"WHERE tenant = ? AND member_id IN ({marks}) ORDER BY position",
         (tenant, *member_ids),
     ):

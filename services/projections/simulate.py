@@ -13,9 +13,9 @@ from services.ledger.errors import InvalidRequestError, Problem, ProblemList
 from services.ledger.rules import claim_line_problems
 from services.projections import claim_queries, queries
 from services.projections.claim_queries import Selection
-from services.projections.claims import Claim, ClaimLine, Row, accumulator_rows, enrollment_on
-from services.projections.costshare import LineIn, LineShare, Standing, share_line
-from services.projections.facts import MemberFacts
+from services.projections.core.claims import Claim, ClaimLine, Row, accumulator_rows, enrollment_on
+from services.projections.core.costshare import LineIn, LineShare, Standing, share_line
+from services.projections.core.facts import MemberFacts
 from services.projections.reads import Reader
 
 SIMULATED_POSITION = 2**62  # after every recorded claim

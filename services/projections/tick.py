@@ -8,7 +8,7 @@ taken in chunks, each chunk one transaction holding the tenant's head, so a cras
 without its events and the tenant's writers wait for one chunk at a time (other tenants' never).
 
 The tick also emits `authorization.renewal_due` for keys whose end comes within the payer's
-notice as days pass (services/projections/alerts.py; once per key and end date).
+notice as days pass (services/projections/core/alerts.py; once per key and end date).
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.ledger.db import Connection, Database
+from services.ledger.reader import tenant_wide_events
 from services.ledger.recorder import lock_heads
-from services.projections.alerts import Alert, emit_new, renewal_alert
-from services.projections.derived import BALANCE_CHANGED, balance_changed
+from services.projections.core.alerts import Alert, renewal_alert
+from services.projections.core.derived import BALANCE_CHANGED, balance_changed
+from services.projections.core.facts import LedgerEvent, MemberFacts
+from services.projections.core.serialize import key_from_body
+from services.projections.core.views import key_view, period_index
 from services.projections.emit import store_derived
-from services.projections.facts import LedgerEvent, MemberFacts
-from services.projections.runner import tenant_wide_events
-from services.projections.serialize import key_from_body
-from services.projections.views import key_view, period_index
+from services.projections.marks import emit_new
 
 TICK_CHUNK = 500  # keys per transaction
 KeyRow = tuple[str, str, str, str]  # member, authorization number, service code, body

@@ -24,6 +24,7 @@ from services.ledger.db import Database
 from services.ledger.errors import EventIdReusedError, LedgerError
 from services.ledger.group_commit import Ledger
 from services.ledger.validation import validate_batch
+from services.projections.inline import InlineProjector
 from tests.conftest import new_tenant
 from tests.integration.test_replay_property import (
     COMMON,
@@ -155,7 +156,7 @@ def test_a_refused_batch_in_a_group_stores_nothing_and_others_are_recorded(store
 def test_concurrent_callers_get_gap_free_positions(database_url: str) -> None:
     database = Database(database_url)
     database.migrate()
-    ledger = Ledger(database)
+    ledger = Ledger(database, InlineProjector())
     tenant = new_tenant()
     positions: list[int] = []
     errors: list[BaseException] = []

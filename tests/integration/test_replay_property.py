@@ -30,9 +30,11 @@ from hypothesis import strategies as st
 from services.ledger.db import Connection, Database
 from services.ledger.errors import LedgerError
 from services.ledger.group_commit import Ledger
+from services.ledger.reader import member_events
 from services.ledger.validation import validate_batch
-from services.projections.runner import member_events, read_member, recalculate, replay
-from services.projections.serialize import MemberRows, member_rows
+from services.projections.core.serialize import MemberRows, member_rows
+from services.projections.inline import InlineProjector
+from services.projections.runner import read_member, recalculate, replay
 from tests.conftest import new_tenant
 
 START = date(2026, 1, 4)  # a Sunday; lines and visits fall in the ten weeks from here
@@ -366,7 +368,7 @@ def _store(url: str) -> Iterator[Store]:
     database.migrate()
     connection = database.connect()
     try:
-        yield Store(Ledger(database), connection)
+        yield Store(Ledger(database, InlineProjector()), connection)
     finally:
         connection.close()
 

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
 
-from services.projections.facts import LedgerEvent
-from services.projections.member import MemberProjection
+from services.projections.core.facts import LedgerEvent
+from services.projections.core.member import MemberProjection
 
 MEMBER = "m-1"
 PAYER = "payer-1"

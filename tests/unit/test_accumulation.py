@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from services.projections.accumulation import Allocation, KeyResult, PeriodResult
-from services.projections.views import key_view
+from services.projections.core.accumulation import Allocation, KeyResult, PeriodResult
+from services.projections.core.views import key_view
 from tests.unit.builders import CODE, NUMBER, PAYER, WEEK1, History, weekly_example
 
 KEY = (NUMBER, CODE)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from services.projections.benefits import (
+from services.projections.core.benefits import (
     DEFAULT_THRESHOLDS,
     BenefitStatus,
     Limit,
@@ -28,7 +28,7 @@ from services.projections.benefits import (
     crossed,
     period_totals,
 )
-from services.projections.facts import LedgerEvent, MemberFacts
+from services.projections.core.facts import LedgerEvent, MemberFacts
 
 MEMBER = "m1"
 PAYER = "payer-1"

@@ -24,14 +24,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.events import EVENT_TYPES
-from services.projections.claim_events import (
+from services.projections.core.claim_events import (
     ACCUMULATOR_CHANGED,
     ACCUMULATOR_MET,
     changes,
     claim_dates,
     rows_on,
 )
-from services.projections.claims import (
+from services.projections.core.claims import (
     Claim,
     ClaimLine,
     Enrollment,
@@ -41,8 +41,8 @@ from services.projections.claims import (
     enrollment_on,
     level_label,
 )
-from services.projections.costshare import Level
-from services.projections.facts import LedgerEvent, MemberFacts
+from services.projections.core.costshare import Level
+from services.projections.core.facts import LedgerEvent, MemberFacts
 
 MEMBER = "m1"
 SCHEDULE = "S1"

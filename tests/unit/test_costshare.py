@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.projections.costshare import (
+from services.projections.core.costshare import (
     Level,
     LineIn,
     LineShare,

@@ -16,17 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from services.ledger.errors import ProblemList
 from services.ledger.rules import check_event
 from services.ledger.validation import validate_batch
-from services.projections.accumulation import compute_member
-from services.projections.facts import KeyId, LedgerEvent, MemberFacts
-from services.projections.member import (
+from services.projections.core.accumulation import compute_member
+from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts
+from services.projections.core.member import (
     Flag,
     MemberProjection,
     _cause,
     _is_confirmation,
     _is_reduction,
 )
+from services.projections.core.serialize import changed_rows, member_rows
 from services.projections.runner import replay
-from services.projections.serialize import changed_rows, member_rows
 from tests.integration.test_replay_property import histories
 
 

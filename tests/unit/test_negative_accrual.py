@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from services.projections.member import Flag, MemberProjection
-from services.projections.views import KeyView, key_view
+from services.projections.core.member import Flag, MemberProjection
+from services.projections.core.views import KeyView, key_view
 from tests.unit.builders import CODE, MEMBER, NUMBER, WEEK1, History, weekly_example
 
 KEY = (NUMBER, CODE)

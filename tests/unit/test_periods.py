@@ -15,9 +15,9 @@ import pytest
 
 from services.ledger.errors import ProblemList
 from services.ledger.rules import check_event
-from services.projections.accumulation import KeyResult
-from services.projections.facts import WEEKDAYS
-from services.projections.periods import period_start, periods_between
+from services.projections.core.accumulation import KeyResult
+from services.projections.core.facts import WEEKDAYS
+from services.projections.core.periods import period_start, periods_between
 from tests.unit.builders import CODE, NUMBER, WEEK1, History, weekly_example
 
 KEY = (NUMBER, CODE)

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.projections.views import CheckResult, scheduling_check
+from services.projections.core.views import CheckResult, scheduling_check
 from tests.unit.builders import CODE, NUMBER, PAYER, WEEK1, History, weekly_example
 
 KEY = (NUMBER, CODE)

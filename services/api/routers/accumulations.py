@@ -11,7 +11,7 @@ from contracts.queries import AccumulationDetail, AccumulationList, Explanation
 from services.api.deps import Context, context, parse_as_of, parse_known_at, require, utc_now
 from services.ledger.keys import Principal
 from services.projections import queries
-from services.projections.views import KeyView
+from services.projections.core.views import KeyView
 
 router = APIRouter(tags=["accumulations"])
 

@@ -17,8 +17,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.projections.benefits import PeriodRule, in_period
-from services.projections.costshare import Level
+from services.projections.core.benefits import PeriodRule, in_period
+from services.projections.core.costshare import Level
 
 COUNTED_STATUSES = frozenset({"paid", "released"})
 ZERO = Decimal(0)

@@ -10,8 +10,8 @@
 - `visit.not_eligible`: a scheduled or confirmed visit falls outside the member's coverage by
   its payer; once per visit and service date.
 
-The candidates are pure functions of a member's projection; `alert_marks` rows (written with
-the derived events, in the same transaction) make each one exactly once: a replay, a rebuild or
+The candidates are pure functions of a member's projection; `alert_marks` rows (marks.py, written
+with the derived events, in the same transaction) make each one exactly once: a replay, a rebuild or
 a second crossing in the same period emits nothing again.
 """
 
@@ -23,12 +23,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.ledger.db import Connection
-from services.projections.accumulation import KeyResult
-from services.projections.benefits import crossed, period_totals
-from services.projections.emit import Derived
-from services.projections.facts import KeyId, LedgerEvent, MemberFacts, PayerSettings
-from services.projections.runner import PRELOAD_CHUNK
+from services.projections.core.accumulation import KeyResult
+from services.projections.core.benefits import crossed, period_totals
+from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts, PayerSettings
 
 THRESHOLD_CROSSED = "benefit.threshold_crossed"
 RENEWAL_DUE = "authorization.renewal_due"
@@ -186,44 +183,3 @@ def renewal_alert(
             **_cause(event),
         },
     )
-
-
-def emit_new(
-    connection: Connection,
-    tenant: str,
-    candidates: list[tuple[Alert, int, LedgerEvent | None]],
-    at: Any,
-) -> list[Derived]:
-    """The candidates not marked yet, as derived events (first of a mark wins); marks them."""
-    if not candidates:
-        return []
-    done = _marked(connection, tenant, {(alert.kind, alert.subject) for alert, _, _ in candidates})
-    fresh: list[Derived] = []
-    marks: list[tuple[str, str, str, str]] = []
-    for alert, position, event in candidates:
-        if alert.mark in done:
-            continue
-        done.add(alert.mark)
-        marks.append((tenant, *alert.mark))
-        fresh.append(Derived(alert.type, alert.data, position, event.recorded_at if event else at))
-    connection.insert_rows("alert_marks", ("tenant", "kind", "subject", "scope"), marks)
-    return fresh
-
-
-def _marked(
-    connection: Connection, tenant: str, wanted: set[tuple[str, str]]
-) -> set[tuple[str, str, str]]:
-    """The marks of the (kind, subject) pairs asked about: a primary-key range per kind."""
-    found: set[tuple[str, str, str]] = set()
-    for kind in sorted({kind for kind, _ in wanted}):
-        subjects = sorted(subject for k, subject in wanted if k == kind)
-        for start in range(0, len(subjects), PRELOAD_CHUNK):
-            chunk = subjects[start : start + PRELOAD_CHUNK]
-            marks = ", ".join("?" for _ in chunk)
-            for subject, scope in connection.execute(
-                "SELECT subject, scope FROM alert_marks "
-                f"WHERE tenant = ? AND kind = ? AND subject IN ({marks})",
-                (tenant, kind, *chunk),
-            ):
-                found.add((kind, subject, scope))
-    return found

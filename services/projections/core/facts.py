@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.projections.benefits import (
+from services.projections.core.benefits import (
     DEFAULT_THRESHOLDS,
     Coverage,
     Limit,
@@ -18,7 +18,7 @@ from services.projections.benefits import (
     Verification,
     eligible,
 )
-from services.projections.claims import Claim, ClaimLine, Enrollment, Schedule
+from services.projections.core.claims import Claim, ClaimLine, Enrollment, Schedule
 
 # events of no member: folded into every member's facts, never a member's own position
 TENANT_WIDE_TYPES = frozenset({"payer.settings_changed", "accumulator.schedule_defined"})

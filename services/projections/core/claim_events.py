@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from services.projections.alerts import Alert
-from services.projections.claims import Claim, Row, accumulator_rows, enrollment_on
-from services.projections.facts import LedgerEvent, MemberFacts
+from services.projections.core.alerts import Alert
+from services.projections.core.claims import Claim, Row, accumulator_rows, enrollment_on
+from services.projections.core.facts import LedgerEvent, MemberFacts
 
 ACCUMULATOR_CHANGED = "accumulator.changed"
 ACCUMULATOR_MET = "accumulator.met"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from services.projections.accumulation import (
+from services.projections.core.accumulation import (
     Allocation,
     KeyResult,
     MemberResult,
@@ -20,7 +20,7 @@ from services.projections.accumulation import (
     match_visit,
     unmatched_allocation,
 )
-from services.projections.facts import TENANT_WIDE_TYPES, KeyId, LedgerEvent, MemberFacts
+from services.projections.core.facts import TENANT_WIDE_TYPES, KeyId, LedgerEvent, MemberFacts
 
 CAUSES = ("authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse")
 

@@ -8,9 +8,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from services.projections.accumulation import Allocation, KeyResult, PeriodResult
-from services.projections.facts import KeyId
-from services.projections.member import Flag, MemberProjection
+from services.projections.core.accumulation import Allocation, KeyResult, PeriodResult
+from services.projections.core.facts import KeyId
+from services.projections.core.member import Flag, MemberProjection
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from services.projections.accumulation import ZERO
-from services.projections.facts import KeyId, LedgerEvent
-from services.projections.member import MemberProjection
-from services.projections.views import key_view
+from services.projections.core.accumulation import ZERO
+from services.projections.core.facts import KeyId, LedgerEvent
+from services.projections.core.member import MemberProjection
+from services.projections.core.views import key_view
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,27 @@ assigned when the events are stored (services/projections/emit.py).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.projections.accumulation import ZERO, KeyResult
-from services.projections.facts import KeyId
-from services.projections.member import Flag, KeyChange
-from services.projections.views import KeyView, key_view
+from services.projections.core.accumulation import ZERO, KeyResult
+from services.projections.core.facts import KeyId
+from services.projections.core.member import Flag, KeyChange
+from services.projections.core.views import KeyView, key_view
+
+
+class Derived:
+    """One derived event before it has a sequence."""
+
+    __slots__ = ("data", "occurred_at", "position", "type")
+
+    def __init__(self, event_type: str, data: dict[str, Any], position: int, at: datetime):
+        self.type = event_type
+        self.data = data
+        self.position = position
+        self.occurred_at = at
+
 
 BALANCE_CHANGED = "balance.changed"
 NEGATIVE_ACCRUAL_FLAGGED = "accumulation.negative_accrual_flagged"

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from services.projections.accumulation import ZERO, KeyResult, PeriodResult, match_visit
-from services.projections.benefits import eligible
-from services.projections.facts import KeyId, MemberFacts
-from services.projections.member import Flag, MemberProjection
+from services.projections.core.accumulation import ZERO, KeyResult, PeriodResult, match_visit
+from services.projections.core.benefits import eligible
+from services.projections.core.facts import KeyId, MemberFacts
+from services.projections.core.member import Flag, MemberProjection
 
 
 @dataclass(frozen=True)

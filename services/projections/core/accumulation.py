@@ -14,8 +14,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
-from services.projections.facts import KeyId, Line, MemberFacts, PayerSettings, Visit
-from services.projections.periods import periods_between
+from services.projections.core.facts import KeyId, Line, MemberFacts, PayerSettings, Visit
+from services.projections.core.periods import periods_between
 
 ZERO = Decimal(0)
 
