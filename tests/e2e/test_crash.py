@@ -33,6 +33,7 @@ import pytest
 from services.ledger.db import Database
 from services.ledger.group_commit import Ledger
 from services.ledger.validation import validate_batch
+from services.projections.inline import InlineProjector
 from services.projections.runner import recalculate
 from tests.e2e.processes import (
     Batch,
@@ -304,7 +305,7 @@ def corrected_by_replay(url: str) -> int:
 def test_kill_9_during_rebuild_from_scratch_then_rebuild(database: str, tmp_path: Path) -> None:
     history = generate_history(SEED + 1, tenants=3, members=30, refusals=False)
     Database(database).migrate()
-    ledger = Ledger(database=Database(database))
+    ledger = Ledger(Database(database), InlineProjector())
     for batch in history.batches:
         candidates = validate_batch({"events": batch.events})
         ledger.append(batch.tenant, candidates, may_override=True, now=datetime.now(UTC))

@@ -32,9 +32,9 @@ import httpx
 import pytest
 
 from services.ledger.db import Database
+from services.projections.core.serialize import key_from_body
+from services.projections.core.views import key_view
 from services.projections.runner import recalculate
-from services.projections.serialize import key_from_body
-from services.projections.views import key_view
 from tests.e2e.processes import (
     Batch,
     History,
