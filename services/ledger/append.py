@@ -36,6 +36,7 @@ from services.ledger.errors import (
     Problem,
     ProblemList,
 )
+from services.ledger.member_cache import MemberCache
 from services.ledger.ports import Projector
 from services.ledger.recorder import (
     Head,
@@ -78,14 +79,21 @@ class _Refused(Exception):
     """One request of a group was refused; the group is checked again without it."""
 
 
+Accepted = list[tuple[Request, list[EventOutcome]]]
+
+
 def record_group(
-    connection: Connection, group: list[Request], projector: Projector
-) -> list[tuple[Request, list[EventOutcome]]]:
-    """Record every acceptable request of the group; refused ones get their error set."""
+    connection: Connection,
+    group: list[Request],
+    projector: Projector,
+    cache: MemberCache | None = None,
+) -> tuple[Accepted, list[Batch]]:
+    """Record every acceptable request of the group; refused ones get their error set. Returns
+    the accepted requests and the tenants' batches (their members, for the cache)."""
     pending = list(group)
     while True:
         try:
-            return _record_all(connection, pending, projector)
+            return _record_all(connection, pending, projector, cache)
         except _Refused as refused:
             request = refused.args[0]
             pending.remove(request)
@@ -119,15 +127,22 @@ def record_unprojected(
 
 
 def _record_all(
-    connection: Connection, group: list[Request], projector: Projector
-) -> list[tuple[Request, list[EventOutcome]]]:
+    connection: Connection, group: list[Request], projector: Projector, cache: MemberCache | None
+) -> tuple[Accepted, list[Batch]]:
     """Check the requests in order against shared state; write everything once at the end."""
     if not group:
-        return []
+        return [], []
     heads = lock_heads(connection, (request.tenant for request in group))
     now = max(request.now for request in group)
     batches = {
-        tenant: Batch(connection, tenant, head.position, head.next_time(now), projector=projector)
+        tenant: Batch(
+            connection,
+            tenant,
+            head.position,
+            head.next_time(now),
+            projector=projector,
+            cache=cache,
+        )
         for tenant, head in heads.items()
     }
     for batch in batches.values():
@@ -155,7 +170,7 @@ def _record_all(
             assert batch.projection is not None
             stepped = [batch.members[member] for member in sorted(batch.stepped)]
             batch.projection.store(stepped, batch.position)
-    return accepted
+    return accepted, list(batches.values())
 
 
 def _recorded_ids(

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from services.ledger.db import Connection
 from services.ledger.errors import ProblemList
+from services.ledger.member_cache import MemberCache
 from services.ledger.ports import BatchProjection, Projector
 from services.ledger.reader import load_members
 from services.ledger.recorder import StoredEvent, tagged
@@ -75,8 +76,12 @@ class Batch:
     rows: list[StoredEvent] = field(default_factory=list)
     stepped: set[str] = field(default_factory=set)  # members whose rows this batch changes
     projector: Projector | None = None
+    cache: MemberCache | None = None
     # (field, id) -> reference stored before this group (None: no such reference)
     stored: dict[tuple[str, str], Reference | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.head = self.position  # the tenant's head when the group began
 
     def member(self, member_id: str) -> MemberProjection:
         if member_id not in self.members:
@@ -88,6 +93,12 @@ class Batch:
         missing = sorted(member_ids - set(self.members))
         if not missing:
             return
+        if self.cache is not None and not self.tenant_wide:
+            cached = self.cache.take(self.tenant, self.head, missing)
+            self.members.update(cached)
+            missing = [member for member in missing if member not in cached]
+            if not missing:
+                return
         loaded = load_members(self.connection, self.tenant, missing)
         if self.projector is not None:
             self.projector.restore(self.connection, self.tenant, loaded)

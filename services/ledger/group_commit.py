@@ -22,6 +22,7 @@ from datetime import datetime
 from contracts.events import AppendCondition
 from services.ledger.append import EventOutcome, Request, record_group
 from services.ledger.db import Connection, Database
+from services.ledger.member_cache import MemberCache
 from services.ledger.ports import Projector
 from services.ledger.validation import CandidateEvent
 
@@ -89,6 +90,7 @@ class Ledger:
         self._lanes_lock = threading.Lock()
         size = 1 if self._shared_lane else WRITER_CONNECTIONS
         self._connections = _Connections(database, size)
+        self._cache = MemberCache()
         self.listeners: list[Callable[[], None]] = []  # called after each commit that wrote
 
     def append(
@@ -132,7 +134,7 @@ class Ledger:
         broken = False
         try:
             with connection.transaction(write=True):
-                accepted = record_group(connection, group, self.projector)
+                accepted, batches = record_group(connection, group, self.projector, self._cache)
         except Exception as error:
             broken = connection.dialect == "postgres" and connection.raw.closed
             for request in group:
@@ -142,6 +144,8 @@ class Ledger:
             return
         finally:
             self._connections.release(connection, broken)
+        for batch in batches:  # committed: what they hold is what the ledger says
+            self._cache.put(batch.tenant, batch.position, batch.members, bool(batch.tenant_wide))
         for request, outcomes in accepted:
             request.outcomes = outcomes
         if any(o.status == "recorded" for _, outcomes in accepted for o in outcomes):
