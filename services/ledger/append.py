@@ -9,7 +9,6 @@ updated in the same transaction, so an answered write is visible to the next que
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -374,7 +373,7 @@ def _row(
         event.type,
         member_id,
         candidate.data.get("payer_id"),
-        json.dumps(candidate.data, sort_keys=True, separators=(",", ":")),
+        candidate.data_json,
         candidate.body_hash,
         event.recorded_at,
         tuple(tags_of(candidate.data, member_id, inherited)),

@@ -198,7 +198,8 @@ def read_rows(
     return connection.execute(sql, (tenant, after, *params))
 
 
-def body_hash(event_type: str, data: str) -> str:
+def raw_body_hash(event_type: str, data: str) -> str:
+    """The id-reuse check of an event appended through the DCB interface (opaque data)."""
     return hashlib.sha256(f"{event_type}\n{data}".encode()).hexdigest()
 
 
@@ -251,7 +252,7 @@ class LedgerRecorder(DCBRecorder):
                     member_of_tags(event.tags),
                     None,
                     event.data.decode(),
-                    body_hash(event.type, event.data.decode()),
+                    raw_body_hash(event.type, event.data.decode()),
                     now,
                     tuple(event.tags),
                 )

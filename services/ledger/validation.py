@@ -35,6 +35,7 @@ class CandidateEvent:
     type: str
     data: dict[str, Any]
     body_hash: str
+    data_json: str  # the normalized data as stored: sorted keys, no spaces
 
 
 def parse_body(raw: bytes) -> Any:
@@ -57,10 +58,14 @@ def _problems(index: int | None, prefix: str, error: ValidationError) -> list[Pr
     ]
 
 
-def body_hash(event_type: str, data: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        {"type": event_type, "data": data}, sort_keys=True, separators=(",", ":")
-    )
+def canonical_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def body_hash(event_type: str, data_json: str) -> str:
+    """SHA-256 of `{"data": ..., "type": ...}` in canonical JSON, from the data's canonical text
+    (the same bytes as dumping the whole object with sorted keys, one encoding fewer)."""
+    canonical = f'{{"data":{data_json},"type":{json.dumps(event_type)}}}'
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -109,8 +114,9 @@ def _candidate(index: int, raw: Any, problems: ProblemList) -> CandidateEvent | 
         problems.problems.extend(_problems(index, "data", error))
         return None
     normalized = parsed.model_dump(mode="json", exclude_none=True)
+    data_json = canonical_json(normalized)
     return CandidateEvent(
-        index, event_id, event_type, normalized, body_hash(event_type, normalized)
+        index, event_id, event_type, normalized, body_hash(event_type, data_json), data_json
     )
 
 
