@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATABASE_URL ?= sqlite:///./benefit-ledger.db
 
-.PHONY: install run test lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-queries bench-rebuild clean
+.PHONY: install run test lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-import bench-queries bench-rebuild clean
 
 install: $(STAMP)
 
@@ -41,7 +41,7 @@ e2e: install
 bench: install
 	$(BIN)/python -m bench
 
-bench-baseline bench-ingest bench-queries bench-rebuild: install
+bench-baseline bench-ingest bench-import bench-queries bench-rebuild: install
 	$(BIN)/python -m bench $(@:bench-%=%)
 
 clean:

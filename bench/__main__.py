@@ -11,15 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, history, ingest, queries, writers
+from bench import baseline, bulk_import, history, ingest, queries, writers
 from bench.common import fresh_database, log, postgres_server
 
-PARTS = ("baseline", "ingest", "queries", "rebuild")
+PARTS = ("baseline", "ingest", "import", "queries", "rebuild")
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 RATIOS = {
     "ingest_batched_ratio": ("ingest_batched_events_per_s", "copy_rows_per_s"),
     "ingest_single_ratio": ("ingest_single_requests_per_s", "insert_16conn_rows_per_s"),
     "rebuild_ratio": ("rebuild_events_per_s", "seq_read_rows_per_s"),
+    "import_ratio": ("import_events_per_s", "copy_rows_per_s"),
     # not against a baseline: 16 writers in 16 tenants against the same 16 in one (target >= 3)
     "writers_tenant_scaling": ("writers_16_tenants_events_per_s", "writers_1_tenant_events_per_s"),
 }
@@ -60,6 +61,9 @@ def run(parts: list[str], scale: float) -> dict[str, Any]:
                     figures |= writers.concurrent(url, scale, tenants)
             with fresh_database(server, "ingest2proc") as url:
                 figures |= writers.two_processes(url, scale)
+        if "import" in parts:
+            with fresh_database(server, "import") as url:
+                figures |= bulk_import.run(url, scale)
         if "queries" in parts:
             with fresh_database(server, "small") as url:
                 log(f"history: building {int(200_000 * scale):,} events")
@@ -111,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "parts", nargs="*", choices=[*PARTS, []], default=[],
-        help="baseline, ingest, queries (as-of, known_at, retroactive change; includes a "
-        "rebuild), rebuild; default: all",
+        help="baseline, ingest, import (NDJSON bulk import), queries (as-of, known_at, "
+        "retroactive change; includes a rebuild), rebuild; default: all",
     )  # fmt: skip
     parser.add_argument(
         "--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")),

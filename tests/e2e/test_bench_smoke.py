@@ -34,6 +34,9 @@ FIGURES = (
     "rebuild_events_per_s",
     "rebuild_ratio",
     "rebuild_peak_rss_mb",
+    "import_events_per_s",
+    "import_ratio",
+    "import_peak_rss_mb",
 )
 
 
