@@ -9,13 +9,10 @@ the end, so the tenant's balances are queryable when the command returns.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from bench.common import BIN, event, log
+from bench.common import BIN, event, log, run_child
 from bench.history import EVENTS_PER_MEMBER, WEEKS, _week_events
 
 TENANT = "bench-import"
@@ -43,18 +40,12 @@ def run(database_url: str, scale: float) -> dict[str, float]:
         path = Path(directory) / "events.ndjson"
         events = _write(path, members)
         log(f"import: {events:,} events of {members:,} members")
-        started = time.perf_counter()
-        process = subprocess.Popen(
+        elapsed, rss_mb = run_child(
             [str(BIN), "import", "--tenant", TENANT, "--database", database_url, str(path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            "import",
         )
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"import failed with status {status}")
     return {
         "import_events": events,
         "import_events_per_s": round(events / elapsed),
-        "import_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "import_peak_rss_mb": rss_mb,
     }

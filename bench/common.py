@@ -77,6 +77,17 @@ def fresh_database(server_url: str, part: str) -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def run_child(args: list[str], what: str) -> tuple[float, float]:
+    """Run a command to its end: its wall time in seconds and its own peak RSS in MB."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"{what} failed with status {status}")
+    return elapsed, round(usage.ru_maxrss / 1024, 1)  # KiB on Linux
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     """Nearest-rank percentile of the samples."""
     ordered = sorted(samples)

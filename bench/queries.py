@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
 import time
 from datetime import date, timedelta
 
 import httpx
 
-from bench.common import BIN, api_key, event, log, median, percentile, serve
+from bench.common import BIN, api_key, event, log, median, percentile, run_child, serve
 from bench.history import FIRST_SUNDAY, TENANT, WEEKS, History
 from services.ledger.codec import format_timestamp
 
 
 def rebuild(history: History) -> dict[str, float]:
     """`benefit-ledger rebuild --from-scratch` as a child process: its time and its own peak RSS."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(BIN), "rebuild", "--from-scratch", "--database", history.database_url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+    elapsed, rss_mb = run_child(
+        [str(BIN), "rebuild", "--from-scratch", "--database", history.database_url], "rebuild"
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"rebuild failed with status {status}")
     return {
         "rebuild_events_per_s": round(history.events / elapsed),
-        "rebuild_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
+        "rebuild_peak_rss_mb": rss_mb,
     }
 
 

@@ -19,17 +19,17 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from services.ledger.db import Database
 from services.ledger.keys import create_key
+from tests.conftest import fresh_postgres_database as fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30
@@ -41,19 +41,9 @@ Event = dict[str, Any]
 # --- databases ----------------------------------------------------------------------------
 
 
-@contextmanager
-def fresh_postgres_database(server_url: str) -> Iterator[str]:
+def fresh_postgres_database(server_url: str) -> AbstractContextManager[str]:
     """A new empty database on the server, dropped (with any leftover sessions) afterwards."""
-    name = f"benefit_ledger_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = server_url.partition("?")
-    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
-    try:
-        yield url
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return fresh_database(server_url, "benefit_ledger_e2e")
 
 
 ROLES = ["writer", "reader", "supervisor", "subscriber"]
