@@ -161,3 +161,29 @@ async def test_the_ledger_lists_events_with_their_tags(
     assert forbidden.status_code == 403
     bad = await client.get("/v1/ledger/events", params={"limit": 0}, headers=tenant.auth())
     assert bad.status_code == 422
+
+
+async def test_readiness_reports_a_tenant_whose_projections_lag(
+    client: httpx.AsyncClient, tenant: Tenant
+):
+    await post_events(client, tenant, weekly_example(FIRST_SUNDAY))
+    connection = tenant.database.connect()
+    try:
+        with connection.transaction():  # as an import leaves it until its replay
+            connection.execute(
+                "UPDATE projection_tracking SET position = 4 WHERE tenant = ?", (tenant.name,)
+            )
+        lagging = await client.get("/readyz")
+        metrics = (await client.get("/metrics")).text
+        with connection.transaction():
+            connection.execute(
+                "UPDATE projection_tracking SET position = 6 WHERE tenant = ?", (tenant.name,)
+            )
+    finally:
+        connection.close()
+    assert lagging.status_code == 503
+    body = lagging.json()
+    assert (body["status"], body["lag"], body["tenants_lagging"]) == ("lagging", 2, 1)
+    assert body["lag_oldest_age_seconds"] > 0
+    assert "benefit_ledger_projection_lag_events 2" in metrics
+    assert (await client.get("/readyz")).status_code == 200

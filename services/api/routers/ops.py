@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.api.deps import Context, context
+from services.api.deps import Context, context, utc_now
+from services.ledger.codec import parse_timestamp
 from services.ledger.schema import PROJECTION_NAME
 
 router = APIRouter(tags=["operations"])
@@ -18,8 +19,9 @@ async def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-async def _positions(ctx: Context) -> tuple[int, int, int]:
-    """Events recorded, events the projections reflect, and tenants whose projections lag."""
+async def _positions(ctx: Context) -> tuple[int, int, int, float]:
+    """Events recorded, events the projections reflect, tenants whose projections lag, and the
+    age in seconds of the oldest event not reflected yet (0 when none)."""
     rows = await ctx.reader.fetch(
         "SELECT COALESCE(SUM(h.position), 0), COALESCE(SUM(COALESCE(t.position, 0)), 0), "
         "COALESCE(SUM(CASE WHEN COALESCE(t.position, 0) < h.position THEN 1 ELSE 0 END), 0) "
@@ -27,15 +29,25 @@ async def _positions(ctx: Context) -> tuple[int, int, int]:
         "ON t.tenant = h.tenant AND t.name = ?",
         (PROJECTION_NAME,),
     )
-    recorded, projected, lagging = rows[0]
-    return int(recorded), int(projected), int(lagging)
+    recorded, projected, lagging = (int(value) for value in rows[0])
+    age_s = 0.0
+    if lagging:  # the first event after each lagging tenant's tracking position
+        oldest = await ctx.reader.fetch(
+            "SELECT MIN(e.recorded_at) FROM ledger_heads h LEFT JOIN projection_tracking t "
+            "ON t.tenant = h.tenant AND t.name = ? JOIN ledger_events e "
+            "ON e.tenant = h.tenant AND e.position = COALESCE(t.position, 0) + 1",
+            (PROJECTION_NAME,),
+        )
+        if oldest and oldest[0][0] is not None:
+            age_s = max(0.0, (utc_now() - parse_timestamp(oldest[0][0])).total_seconds())
+    return recorded, projected, lagging, round(age_s, 3)
 
 
 @router.get("/readyz")
 async def readyz(ctx: Context = Depends(context)) -> JSONResponse:
     """Ready when the database answers and the projections are caught up with the ledger."""
     try:
-        recorded, projected, lagging = await _positions(ctx)
+        recorded, projected, lagging, age_s = await _positions(ctx)
     except Exception as error:  # any database failure means not ready; say which
         return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
     lag = recorded - projected
@@ -44,6 +56,7 @@ async def readyz(ctx: Context = Depends(context)) -> JSONResponse:
         "status": "ready" if status == 200 else "lagging",
         "events": recorded,
         "lag": lag,
+        "lag_oldest_age_seconds": age_s,
         "tenants_lagging": lagging,
     }
     return JSONResponse(body, status_code=status)
@@ -51,7 +64,7 @@ async def readyz(ctx: Context = Depends(context)) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(ctx: Context = Depends(context)) -> str:
-    recorded, projected, lagging = await _positions(ctx)
+    recorded, projected, lagging, age_s = await _positions(ctx)
     lines = [
         "# HELP benefit_ledger_events Events in the ledger, all tenants.",
         "# TYPE benefit_ledger_events gauge",
@@ -62,6 +75,9 @@ async def metrics(ctx: Context = Depends(context)) -> str:
         "# HELP benefit_ledger_tenants_lagging Tenants whose projections are behind.",
         "# TYPE benefit_ledger_tenants_lagging gauge",
         f"benefit_ledger_tenants_lagging {lagging}",
+        "# HELP benefit_ledger_projection_lag_seconds Age of the oldest event not reflected yet.",
+        "# TYPE benefit_ledger_projection_lag_seconds gauge",
+        f"benefit_ledger_projection_lag_seconds {age_s}",
     ]
     for name, value in sorted(ctx.counters.items()):
         lines += [
