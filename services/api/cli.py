@@ -204,25 +204,29 @@ def _import(args: argparse.Namespace) -> int:
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} events/s"),
+        TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
     )
     started = time.perf_counter()
     with source, Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"importing into {args.tenant}", total=total, rate="-")
+        task = progress.add_task(f"importing into {args.tenant}", total=total, rate="")
 
         def advance(events: int) -> None:
             progress.advance(task, events)
             done = progress.tasks[task].completed
-            progress.update(task, rate=f"{done / max(time.perf_counter() - started, 1e-9):,.0f}")
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, rate=f"{rate:,.0f} events/s")
 
-        replay = progress.add_task("replaying the members it touched", total=None, rate="-")
+        replay = progress.add_task(
+            "replaying the members it touched", total=None, rate="", visible=False
+        )
         result = import_events(
             database,
             args.tenant,
             source,
             on_chunk=advance,
             on_replay=lambda members: progress.advance(replay, members),
+            on_replay_start=lambda total: progress.update(replay, total=total, visible=True),
         )
     seconds = time.perf_counter() - started
     print(

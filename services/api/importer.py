@@ -74,6 +74,7 @@ def import_events(
     lines: Iterable[str],
     on_chunk: Callable[[int], None] | None = None,
     on_replay: Callable[[int], None] | None = None,
+    on_replay_start: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Record the lines' events as the tenant's, then rebuild the members they touched."""
     result = ImportResult()
@@ -103,6 +104,8 @@ def import_events(
         if result.tenant_wide:  # a settings change reaches members the import never named
             result.members |= {member for _, member in members_of(connection, tenant)}
         if result.members:
+            if on_replay_start is not None:
+                on_replay_start(len(result.members))
             result.corrected = recalculate_members(
                 connection, tenant, sorted(result.members), on_replay
             )
