@@ -7,12 +7,15 @@ fresh tenant, so positions start at 1 as the suite expects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from eventsourcing.dcb.tests import DCBRecorderTestCase
 
 from services.ledger.db import Database
 from services.ledger.recorder import LedgerRecorder
-from tests.conftest import new_tenant
+from tests.conftest import fresh_postgres_database, new_tenant
 
 
 class _LedgerRecorderCases(DCBRecorderTestCase):
@@ -21,10 +24,20 @@ class _LedgerRecorderCases(DCBRecorderTestCase):
     database: Database
 
     @pytest.fixture(autouse=True)
-    def _database(self, request: pytest.FixtureRequest) -> None:
-        url: str = request.getfixturevalue(f"{self.store}_url")
-        self.database = Database(url)
-        self.database.migrate()
+    def _database(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+        """A database of its own: events appended below the service leave no read model, so
+        in the shared one their tenants would look like lagging projections."""
+        if self.store == "sqlite":
+            self.database = Database(f"sqlite:///{tmp_path / 'dcb.db'}")
+            self.database.migrate()
+            yield
+            return
+        server: str = request.getfixturevalue("postgres_server_url")
+        with fresh_postgres_database(server, "benefit_ledger_dcb") as url:
+            self.database = Database(url)
+            self.database.migrate()
+            yield
+            self.database.thread_connection().close()
 
     def test_append_read(self) -> None:
         self._test_append_read(LedgerRecorder(self.database, new_tenant()))
