@@ -9,16 +9,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.projections.core import benefit_claim_folds
 from services.projections.core.benefits import (
-    DEFAULT_THRESHOLDS,
     Coverage,
     Limit,
-    PeriodRule,
     Usage,
     Verification,
     eligible,
 )
-from services.projections.core.claims import Claim, ClaimLine, Enrollment, Schedule
+from services.projections.core.claims import Claim, Enrollment, Schedule
 
 # events of no member: folded into every member's facts, never a member's own position
 TENANT_WIDE_TYPES = frozenset({"payer.settings_changed", "accumulator.schedule_defined"})
@@ -271,136 +270,18 @@ def _status(status: str) -> Any:
     return handler
 
 
-def _limit_defined(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    facts.benefits[d["benefit_id"]] = Limit(
-        benefit_id=d["benefit_id"],
-        member_id=d["member_id"],
-        payer_id=d["payer_id"],
-        benefit_code=d["benefit_code"],
-        service_codes=frozenset(d["service_codes"]),
-        limit=Decimal(d["limit"]),
-        unit=d["unit"],
-        period=PeriodRule.from_json(d["period"]),
-        thresholds=_thresholds(d.get("thresholds")),
-    )
-
-
-def _thresholds(values: list[str] | None) -> tuple[Decimal, ...]:
-    return tuple(Decimal(v) for v in values) if values else DEFAULT_THRESHOLDS
-
-
-def _limit_amended(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    limit = facts.benefits[d["benefit_id"]]
-    facts.benefits[d["benefit_id"]] = Limit(
-        benefit_id=limit.benefit_id,
-        member_id=limit.member_id,
-        payer_id=limit.payer_id,
-        benefit_code=limit.benefit_code,
-        service_codes=frozenset(d.get("service_codes", limit.service_codes)),
-        limit=Decimal(d["limit"]) if "limit" in d else limit.limit,
-        unit=limit.unit,
-        period=PeriodRule.from_json(d["period"]) if "period" in d else limit.period,
-        thresholds=_thresholds(d["thresholds"]) if "thresholds" in d else limit.thresholds,
-    )
-
-
-def _usage_verified(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    facts.verifications.setdefault(d["benefit_id"], []).append(
-        Verification(
-            event.event_id,
-            event.position,
-            date.fromisoformat(d["as_of"]),
-            Decimal(d["used"]),
-            d["source"],
-            d.get("reference"),
-        )
-    )
-
-
-def _coverage_started(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    facts.coverage.setdefault(d["payer_id"], []).append(Coverage(date.fromisoformat(d["date"])))
-
-
-def _coverage_ended(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    spans = facts.coverage[d["payer_id"]]
-    spans[-1] = Coverage(spans[-1].start, date.fromisoformat(d["date"]))
-
-
-def _schedule_defined(facts: MemberFacts, event: LedgerEvent) -> None:
-    schedule = Schedule.from_json(event.data)  # a redefinition replaces the schedule
-    facts.schedules[schedule.schedule_id] = schedule
-
-
-def _enrolled(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    end = d.get("end_date")
-    facts.enrollments.append(
-        Enrollment(
-            d["member_id"],
-            d["schedule_id"],
-            date.fromisoformat(d["start_date"]),
-            date.fromisoformat(end) if end else None,
-            d.get("family_id"),
-            event.position,
-        )
-    )
-
-
-def _claim_adjudicated(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    release = d.get("release_date")
-    facts.claims[d["claim_id"]] = Claim(
-        claim_id=d["claim_id"],
-        reference_number=d["reference_number"],
-        member_id=d["member_id"],
-        plan_type=d["plan_type"],
-        billing_provider=d["billing_provider"],
-        status=d["status"],
-        release_date=date.fromisoformat(release) if release else None,
-        lines=tuple(ClaimLine.from_json(line) for line in d["lines"]),
-        position=event.position,
-        events=[event.event_id],
-    )
-
-
-def _claim_status_changed(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    claim = facts.claims[d["claim_id"]]
-    claim.status = d["status"]
-    if d.get("release_date") is not None:
-        claim.release_date = date.fromisoformat(d["release_date"])
-    claim.events.append(event.event_id)
-
-
-def _claim_adjusted(facts: MemberFacts, event: LedgerEvent) -> None:
-    claim = facts.claims[event.data["claim_id"]]
-    claim.lines = tuple(ClaimLine.from_json(line) for line in event.data["lines"])
-    claim.events.append(event.event_id)
-
-
-def _claim_voided(facts: MemberFacts, event: LedgerEvent) -> None:
-    claim = facts.claims[event.data["claim_id"]]
-    claim.voided = True
-    claim.events.append(event.event_id)
-
-
 _HANDLERS = {
-    "accumulator.schedule_defined": _schedule_defined,
-    "member.enrolled": _enrolled,
-    "claim.adjudicated": _claim_adjudicated,
-    "claim.status_changed": _claim_status_changed,
-    "claim.adjusted": _claim_adjusted,
-    "claim.voided": _claim_voided,
-    "benefit.limit_defined": _limit_defined,
-    "benefit.limit_amended": _limit_amended,
-    "benefit.usage_verified": _usage_verified,
-    "coverage.started": _coverage_started,
-    "coverage.ended": _coverage_ended,
+    "accumulator.schedule_defined": benefit_claim_folds.schedule_defined,
+    "member.enrolled": benefit_claim_folds.enrolled,
+    "claim.adjudicated": benefit_claim_folds.claim_adjudicated,
+    "claim.status_changed": benefit_claim_folds.claim_status_changed,
+    "claim.adjusted": benefit_claim_folds.claim_adjusted,
+    "claim.voided": benefit_claim_folds.claim_voided,
+    "benefit.limit_defined": benefit_claim_folds.limit_defined,
+    "benefit.limit_amended": benefit_claim_folds.limit_amended,
+    "benefit.usage_verified": benefit_claim_folds.usage_verified,
+    "coverage.started": benefit_claim_folds.coverage_started,
+    "coverage.ended": benefit_claim_folds.coverage_ended,
     "payer.settings_changed": _settings_changed,
     "authorization.granted": _granted,
     "authorization.amended": _amended,

@@ -1,0 +1,138 @@
+"""How benefit, coverage, schedule, enrollment and claim events fold into a member's facts
+(pure; `facts.py` holds the facts and the authorization and visit folds)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from services.projections.core.benefits import (
+    DEFAULT_THRESHOLDS,
+    Coverage,
+    Limit,
+    PeriodRule,
+    Verification,
+)
+from services.projections.core.claims import Claim, ClaimLine, Enrollment, Schedule
+
+if TYPE_CHECKING:
+    from services.projections.core.facts import LedgerEvent, MemberFacts
+
+
+def limit_defined(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    facts.benefits[d["benefit_id"]] = Limit(
+        benefit_id=d["benefit_id"],
+        member_id=d["member_id"],
+        payer_id=d["payer_id"],
+        benefit_code=d["benefit_code"],
+        service_codes=frozenset(d["service_codes"]),
+        limit=Decimal(d["limit"]),
+        unit=d["unit"],
+        period=PeriodRule.from_json(d["period"]),
+        thresholds=thresholds(d.get("thresholds")),
+    )
+
+
+def thresholds(values: list[str] | None) -> tuple[Decimal, ...]:
+    return tuple(Decimal(v) for v in values) if values else DEFAULT_THRESHOLDS
+
+
+def limit_amended(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    limit = facts.benefits[d["benefit_id"]]
+    facts.benefits[d["benefit_id"]] = Limit(
+        benefit_id=limit.benefit_id,
+        member_id=limit.member_id,
+        payer_id=limit.payer_id,
+        benefit_code=limit.benefit_code,
+        service_codes=frozenset(d.get("service_codes", limit.service_codes)),
+        limit=Decimal(d["limit"]) if "limit" in d else limit.limit,
+        unit=limit.unit,
+        period=PeriodRule.from_json(d["period"]) if "period" in d else limit.period,
+        thresholds=thresholds(d["thresholds"]) if "thresholds" in d else limit.thresholds,
+    )
+
+
+def usage_verified(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    facts.verifications.setdefault(d["benefit_id"], []).append(
+        Verification(
+            event.event_id,
+            event.position,
+            date.fromisoformat(d["as_of"]),
+            Decimal(d["used"]),
+            d["source"],
+            d.get("reference"),
+        )
+    )
+
+
+def coverage_started(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    facts.coverage.setdefault(d["payer_id"], []).append(Coverage(date.fromisoformat(d["date"])))
+
+
+def coverage_ended(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    spans = facts.coverage[d["payer_id"]]
+    spans[-1] = Coverage(spans[-1].start, date.fromisoformat(d["date"]))
+
+
+def schedule_defined(facts: MemberFacts, event: LedgerEvent) -> None:
+    schedule = Schedule.from_json(event.data)  # a redefinition replaces the schedule
+    facts.schedules[schedule.schedule_id] = schedule
+
+
+def enrolled(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    end = d.get("end_date")
+    facts.enrollments.append(
+        Enrollment(
+            d["member_id"],
+            d["schedule_id"],
+            date.fromisoformat(d["start_date"]),
+            date.fromisoformat(end) if end else None,
+            d.get("family_id"),
+            event.position,
+        )
+    )
+
+
+def claim_adjudicated(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    release = d.get("release_date")
+    facts.claims[d["claim_id"]] = Claim(
+        claim_id=d["claim_id"],
+        reference_number=d["reference_number"],
+        member_id=d["member_id"],
+        plan_type=d["plan_type"],
+        billing_provider=d["billing_provider"],
+        status=d["status"],
+        release_date=date.fromisoformat(release) if release else None,
+        lines=tuple(ClaimLine.from_json(line) for line in d["lines"]),
+        position=event.position,
+        events=[event.event_id],
+    )
+
+
+def claim_status_changed(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    claim = facts.claims[d["claim_id"]]
+    claim.status = d["status"]
+    if d.get("release_date") is not None:
+        claim.release_date = date.fromisoformat(d["release_date"])
+    claim.events.append(event.event_id)
+
+
+def claim_adjusted(facts: MemberFacts, event: LedgerEvent) -> None:
+    claim = facts.claims[event.data["claim_id"]]
+    claim.lines = tuple(ClaimLine.from_json(line) for line in event.data["lines"])
+    claim.events.append(event.event_id)
+
+
+def claim_voided(facts: MemberFacts, event: LedgerEvent) -> None:
+    claim = facts.claims[event.data["claim_id"]]
+    claim.voided = True
+    claim.events.append(event.event_id)
