@@ -127,9 +127,19 @@ def _grid(
 
 
 def compute_key(
-    key: KeyId, lines: list[Line], visits: list[Visit], settings: PayerSettings
+    key: KeyId,
+    lines: list[Line],
+    visits: list[Visit],
+    settings: PayerSettings,
+    since: date | None = None,
+    previous: KeyResult | None = None,
 ) -> KeyResult:
-    """Periods, balances and allocation of one key from its lines and matched visits."""
+    """Periods, balances and allocation of one key from its lines and matched visits.
+
+    `since` and `previous`: the key's result before a change that touched only visits on or
+    after `since` (the lines, the settings and the period grid unchanged). The periods before
+    the one holding `since` are then taken from `previous` and the walk starts there with their
+    balance: the running sums, instead of every period again."""
     assert lines, "a key exists only through its lines"
     frequency = key_frequency(lines)
     dates = [d for line in lines for d in (line.start_date, line.end_date)]
@@ -146,7 +156,10 @@ def compute_key(
     by_period: dict[int, list[Visit]] = defaultdict(list)
     for visit in visits:
         by_period[bisect_right(starts, visit.service_date) - 1].append(visit)
-    periods, allocations = _allocate(grid, authorized, by_period, visits, settings)
+    first = 0
+    if since is not None and previous is not None and _same_grid(grid, previous.periods):
+        first = max(0, bisect_right(starts, since) - 1)
+    periods, allocations = _allocate(grid, authorized, by_period, visits, settings, first, previous)
     return KeyResult(
         key=key,
         payer_id=lines[-1].payer_id,
@@ -156,6 +169,16 @@ def compute_key(
         accumulates=settings.allow_accumulation,
         periods=tuple(periods),
         visits=allocations,
+    )
+
+
+def _same_grid(grid: tuple[tuple[date, date], ...], periods: tuple[PeriodResult, ...]) -> bool:
+    """Whether a previous result has this grid (grids are contiguous: the ends decide)."""
+    return (
+        len(grid) == len(periods)
+        and bool(grid)
+        and grid[0][0] == periods[0].start
+        and grid[-1][1] == periods[-1].end
     )
 
 
@@ -169,14 +192,25 @@ def _allocate(
     by_period: dict[int, list[Visit]],
     visits: list[Visit],
     settings: PayerSettings,
+    first: int = 0,
+    previous: KeyResult | None = None,
 ) -> tuple[list[PeriodResult], dict[str, Allocation]]:
-    """Walk the periods: B_k = B_(k-1) + authorized_k - used_k; draw regular, then carried."""
+    """Walk the periods: B_k = B_(k-1) + authorized_k - used_k; draw regular, then carried.
+    From period `first` on: the ones before are `previous`'s, unchanged."""
     all_missed = _all_missed_dates(visits) if settings.exclude_missed_days else set()
     accumulates = settings.allow_accumulation
     balance = ZERO
     periods: list[PeriodResult] = []
     allocations: dict[str, Allocation] = {}
-    for index, ((start, end), granted) in enumerate(zip(grid, authorized, strict=True)):
+    if first:
+        assert previous is not None
+        periods = list(previous.periods[:first])
+        balance = periods[-1].balance
+        for index in range(first):
+            for visit in by_period.get(index, ()):
+                allocations[visit.visit_id] = previous.visits[visit.visit_id]
+    for index in range(first, len(grid)):
+        (start, end), granted = grid[index], authorized[index]
         carried = balance if accumulates else ZERO
         period_visits = by_period.get(index)
         if not period_visits:  # most periods of a long key: nothing to draw
@@ -214,10 +248,17 @@ def unmatched_allocation(facts: MemberFacts, visit: Visit) -> Allocation:
     return Allocation(unauthorized=counted_units(visit, settings, _all_missed_dates([visit])))
 
 
-def compute_key_of(facts: MemberFacts, key: KeyId, visits: list[Visit]) -> KeyResult:
-    """One key of a member, given the visits matched to it."""
+def compute_key_of(
+    facts: MemberFacts,
+    key: KeyId,
+    visits: list[Visit],
+    since: date | None = None,
+    previous: KeyResult | None = None,
+) -> KeyResult:
+    """One key of a member, given the visits matched to it (see compute_key for `since`)."""
     key_lines = facts.key_lines(key)
-    return compute_key(key, key_lines, visits, facts.settings_for(key_lines[-1].payer_id))
+    settings = facts.settings_for(key_lines[-1].payer_id)
+    return compute_key(key, key_lines, visits, settings, since, previous)
 
 
 def match_all(facts: MemberFacts) -> dict[str, KeyId | None]:

@@ -91,10 +91,12 @@ class MemberProjection:
             self._keys[key] = result
         return result
 
-    def _compute(self, key: KeyId) -> KeyResult:
+    def _compute(
+        self, key: KeyId, since: date | None = None, previous: KeyResult | None = None
+    ) -> KeyResult:
         self.matches  # noqa: B018 - fills the visits of each key
         visits = [self.facts.visits[visit_id] for visit_id in self._key_visits.get(key, ())]
-        return compute_key_of(self.facts, key, visits)
+        return compute_key_of(self.facts, key, visits, since, previous)
 
     @property
     def result(self) -> MemberResult:
@@ -133,6 +135,7 @@ class MemberProjection:
         confirming = _is_confirmation(self.facts, event)
         self.matches  # noqa: B018 - the matches before the event, to see which visits move
         before = self._keys_before(event)
+        since = self._visit_dates_from(event)
         if self.track_changes:
             for key in before:
                 self.key_result(key)  # the old answer, to tell which visits changed
@@ -143,7 +146,7 @@ class MemberProjection:
         touched = before | self._rematch(event)
         for key in sorted(touched):
             old = self._keys.get(key)
-            result = self._compute(key)
+            result = self._compute(key, since, old)
             self._keys[key] = result
             flagged = result.negative and key not in self.flags
             if not result.negative:
@@ -206,6 +209,20 @@ class MemberProjection:
                 keys.add(upcoming)
             return keys
         return set()
+
+    def _visit_dates_from(self, event: LedgerEvent) -> date | None:
+        """For a visit event, judged before it is applied: the earliest service date it changes
+        (its visit's date before and after). Periods before that one keep their results."""
+        if not event.type.startswith("visit."):
+            return None
+        dates: list[date] = []
+        visit = self.facts.visits.get(event.data["visit_id"])
+        if visit is not None:
+            dates.append(visit.service_date)
+        day = event.data.get("service_date")
+        if day:
+            dates.append(date.fromisoformat(day))
+        return min(dates) if dates else None
 
     def _upcoming_key(self, event: LedgerEvent) -> KeyId | None:
         """The key a visit will match once the event is applied (for its old answer)."""
