@@ -1,22 +1,23 @@
-"""The write side's front door: group commit in one lane per tenant.
+"""The write side's front door: group commit across tenants, a tenant in one group at a time.
 
-Callers queue their batches in their tenant's lane; whoever holds the lane's writer lock takes
-every queued batch (up to GROUP_EVENTS events) and records them in one transaction: one head
-lock, one set of preload queries and one commit serve many concurrent requests. Each batch stays
-all or nothing: a refused batch gets its own error and the group is checked again without it,
-before anything is written. Batches are taken in arrival order, so no caller waits behind later
-ones.
+Callers queue their batches; a caller that finds a committer slot free takes every queued batch
+it may (up to GROUP_EVENTS events, in arrival order) and records them in one transaction: one
+set of preload queries and one commit serve many concurrent requests, of one tenant or of many.
+Each batch stays all or nothing: a refused batch gets its own error and the group is checked
+again without it, before anything is written.
 
-On PostgreSQL every tenant has a lane and lanes commit in parallel, over a bounded pool of
-writer connections: one tenant's import never delays another's front desk. SQLite has one
-writer at a time whatever we do, so there all tenants share one lane (and one connection).
+A tenant is in at most one group at a time in a process, so its batches keep their order. On
+PostgreSQL several groups commit side by side (up to WRITER_CONNECTIONS), and a group of several
+tenants takes their heads with SKIP LOCKED: a tenant whose head another transaction holds (a
+rebuild chunk, another process's group) is put back and then committed in a group of its own,
+which waits for the head, so no other tenant waits with it. SQLite has one writer at a time
+whatever we do: there one group commits at a time.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from contracts.events import AppendCondition
@@ -24,30 +25,11 @@ from services.ledger.append import EventOutcome, Request, record_group
 from services.ledger.db import Connection, Database
 from services.ledger.member_cache import MemberCache
 from services.ledger.ports import Projector
+from services.ledger.recorder import lock_heads
 from services.ledger.validation import CandidateEvent
 
 GROUP_EVENTS = 5_000  # events one group commit takes at most (it always takes one request)
-WRITER_CONNECTIONS = 8  # PostgreSQL connections the lanes of one process share at most
-
-
-@dataclass
-class _Lane:
-    """The queue and writer lock of one tenant (of every tenant, on SQLite)."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)  # one group at a time
-    queue_lock: threading.Lock = field(default_factory=threading.Lock)
-    queue: list[Request] = field(default_factory=list)
-
-    def take(self) -> list[Request]:
-        with self.queue_lock:
-            taken, events = 0, 0
-            for request in self.queue:
-                if taken and events + len(request.candidates) > GROUP_EVENTS:
-                    break
-                taken += 1
-                events += len(request.candidates)
-            group, self.queue = self.queue[:taken], self.queue[taken:]
-        return group
+WRITER_CONNECTIONS = 8  # PostgreSQL groups one process commits side by side at most
 
 
 class _Connections:
@@ -80,17 +62,20 @@ class _Connections:
 
 
 class Ledger:
-    """Records batches of validated events, group-committed per tenant."""
+    """Records batches of validated events, group-committed."""
 
     def __init__(self, database: Database, projector: Projector) -> None:
         self.database = database
         self.projector = projector
-        self._shared_lane = database.dialect == "sqlite"
-        self._lanes: dict[str, _Lane] = {}
-        self._lanes_lock = threading.Lock()
-        size = 1 if self._shared_lane else WRITER_CONNECTIONS
-        self._connections = _Connections(database, size)
+        postgres = database.dialect == "postgres"
+        self._committers_max = WRITER_CONNECTIONS if postgres else 1
+        self._connections = _Connections(database, self._committers_max)
         self._cache = MemberCache()
+        self._changed = threading.Condition()  # guards everything below
+        self._queue: list[Request] = []
+        self._busy: set[str] = set()  # tenants in a group being committed
+        self._contended: set[str] = set()  # tenants whose head another held: committed alone
+        self._committers = 0
         self.listeners: list[Callable[[], None]] = []  # called after each commit that wrote
 
     def append(
@@ -103,37 +88,89 @@ class Ledger:
         condition: AppendCondition | None = None,
     ) -> list[EventOutcome]:
         request = Request(tenant, candidates, may_override, now, condition)
-        lane = self._lane(tenant)
-        with lane.queue_lock:
-            lane.queue.append(request)
-        while request.outcomes is None and request.error is None:
-            with lane.lock:
-                if request.outcomes is not None or request.error is not None:
-                    break
-                self._commit(lane.take())
+        with self._changed:
+            self._queue.append(request)
+        while True:
+            with self._changed:
+                group: list[Request] = []
+                while request.outcomes is None and request.error is None:
+                    if self._committers < self._committers_max:
+                        group = self._take()
+                        if group:
+                            self._committers += 1
+                            break
+                    self._changed.wait()
+            if not group:
+                break
+            try:
+                self._commit(group)
+            finally:
+                with self._changed:
+                    self._committers -= 1
+                    self._changed.notify_all()
         if request.error is not None:
             raise request.error
         assert request.outcomes is not None
         return request.outcomes
 
-    def _lane(self, tenant: str) -> _Lane:
-        key = "" if self._shared_lane else tenant
-        with self._lanes_lock:
-            lane = self._lanes.get(key)
-            if lane is None:
-                lane = self._lanes[key] = _Lane()
-            return lane
+    def _take(self) -> list[Request]:
+        """The next group (the caller holds `_changed`): queued requests of tenants not in a
+        group, in arrival order; a contended tenant's requests form a group of their own."""
+        group: list[Request] = []
+        events = 0
+        solo: str | None = None
+        passed: set[str] = set()  # tenants with a request left behind: later ones wait too
+        for request in self._queue:
+            tenant = request.tenant
+            if tenant in self._busy or tenant in passed:
+                continue
+            if group and (
+                (tenant in self._contended) != (solo is not None)
+                or (solo is not None and tenant != solo)
+                or events + len(request.candidates) > GROUP_EVENTS
+            ):
+                passed.add(tenant)
+                continue
+            if not group and tenant in self._contended:
+                solo = tenant
+            group.append(request)
+            events += len(request.candidates)
+        taken = {id(request) for request in group}
+        self._queue = [request for request in self._queue if id(request) not in taken]
+        self._busy |= {request.tenant for request in group}
+        return group
 
     def _commit(self, group: list[Request]) -> None:
+        """Record a group taken by `_take`; then its tenants may be taken again."""
+        deferred: list[Request] = []
+        tenants = {request.tenant for request in group}
+        try:
+            deferred = self._record(group, tenants)
+        finally:
+            with self._changed:
+                self._queue[:0] = deferred  # before their tenants' later requests
+                self._contended |= {request.tenant for request in deferred}
+                if len(tenants) == 1:
+                    self._contended -= tenants - {r.tenant for r in deferred}
+                self._busy -= tenants
+                self._changed.notify_all()
+
+    def _record(self, group: list[Request], tenants: set[str]) -> list[Request]:
+        """One transaction; returns the requests put back because their head was held."""
         try:
             connection = self._connections.acquire()
         except Exception as error:
             for request in group:
                 request.error = error
-            return
+            return []
         broken = False
+        deferred: list[Request] = []
         try:
             with connection.transaction(write=True):
+                if len(tenants) > 1 and connection.dialect == "postgres":
+                    held = tenants - set(lock_heads(connection, tenants, skip_locked=True))
+                    deferred = [request for request in group if request.tenant in held]
+                    group = [request for request in group if request.tenant not in held]
                 accepted, batches = record_group(connection, group, self.projector, self._cache)
         except Exception as error:
             broken = connection.dialect == "postgres" and connection.raw.closed
@@ -141,7 +178,7 @@ class Ledger:
                 if request.error is None:
                     request.outcomes = None
                     request.error = error
-            return
+            return deferred
         finally:
             self._connections.release(connection, broken)
         for batch in batches:  # committed: what they hold is what the ledger says
@@ -151,3 +188,4 @@ class Ledger:
         if any(o.status == "recorded" for _, outcomes in accepted for o in outcomes):
             for listener in self.listeners:
                 listener()
+        return deferred

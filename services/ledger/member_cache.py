@@ -21,7 +21,7 @@ CACHED_MEMBERS = 10_000  # members one writer process keeps, least recently used
 class MemberCache:
     def __init__(self, size: int = CACHED_MEMBERS) -> None:
         self.size = size
-        self._lock = threading.Lock()  # lanes of different tenants commit side by side
+        self._lock = threading.Lock()  # groups of different tenants commit side by side
         self._members: OrderedDict[tuple[str, str], MemberProjection] = OrderedDict()
         self._heads: dict[str, int] = {}  # the head each tenant's last commit here left
 

@@ -73,14 +73,30 @@ class StoredEvent:
 
 
 def lock_heads(
-    connection: Connection, tenants: Iterable[str], *, shared: bool = False
+    connection: Connection,
+    tenants: Iterable[str],
+    *,
+    shared: bool = False,
+    skip_locked: bool = False,
 ) -> dict[str, Head]:
-    """Lock the tenants' heads (in tenant order: no two writers deadlock) and read them."""
+    """Lock the tenants' heads (in tenant order: no two writers deadlock) and read them.
+
+    `skip_locked`: take only the heads nobody else holds, without waiting (PostgreSQL); the
+    answer leaves the others out."""
     heads: dict[str, Head] = {}
-    suffix = "" if connection.dialect == "sqlite" else (" FOR SHARE" if shared else " FOR UPDATE")
+    suffix = ""
+    if connection.dialect == "postgres":
+        suffix = " FOR SHARE" if shared else " FOR UPDATE"
+        suffix += " SKIP LOCKED" if skip_locked else ""
     select = f"SELECT position, recorded_at FROM ledger_heads WHERE tenant = ?{suffix}"
     for tenant in sorted(set(tenants)):
         rows = connection.execute(select, (tenant,))
+        if (
+            not rows
+            and skip_locked
+            and connection.execute("SELECT 1 FROM ledger_heads WHERE tenant = ?", (tenant,))
+        ):
+            continue  # held by another transaction
         if not rows:  # the tenant's first write: make its row, then lock it like any other
             connection.execute(
                 "INSERT INTO ledger_heads (tenant, position, recorded_at) VALUES (?, 0, '') "
@@ -88,6 +104,8 @@ def lock_heads(
                 (tenant,),
             )
             rows = connection.execute(select, (tenant,))
+            if not rows:
+                continue  # another writer made it and holds it (skip_locked only)
         position, recorded_at = rows[0]
         heads[tenant] = Head(int(position), parse_timestamp(recorded_at) if recorded_at else None)
     return heads

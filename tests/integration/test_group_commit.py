@@ -72,9 +72,8 @@ def _grouped(store: Store, tenant: str, sent: list[list[dict[str, Any]]]) -> lis
     requests = [
         Request(tenant, validate_batch({"events": events}), True, FIRST_NOW) for events in sent
     ]
-    lane = ledger._lane(tenant)
-    lane.queue.extend(requests)
-    ledger._commit(lane.take())
+    ledger._queue.extend(requests)
+    ledger._commit(ledger._take())
     return [_answer(request.outcomes, request.error) for request in requests]
 
 
