@@ -250,7 +250,7 @@ def _tick(args: argparse.Namespace) -> int:
 
 
 def _relay(args: argparse.Namespace) -> int:
-    from services.api.relay import run_relay
+    from services.api.relay.command import run_relay
 
     return run_relay(
         _database_url(args.database),

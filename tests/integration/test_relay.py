@@ -31,19 +31,15 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from services.api.relay import (
+from services.api.relay.nats_client import redact_url
+from services.api.relay.publisher import (
     PREFIX_ENV,
-    Lease,
-    LeaseHeld,
-    LeaseLost,
     RelayStats,
-    checkpoints,
     ensure_stream,
-    redact_url,
     relay_pass,
-    save_checkpoint,
     subject_for,
 )
+from services.api.relay.store import Lease, LeaseHeld, LeaseLost, checkpoints, save_checkpoint
 from services.ledger.db import Connection, Database
 from tests.conftest import new_tenant
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.api.webhooks.delivery import retry_after_seconds
 from services.api.webhooks.signing import (
     SignatureError,
     new_secret,
@@ -15,7 +16,6 @@ from services.api.webhooks.signing import (
     signed_headers,
     verify,
 )
-from services.api.webhooks.worker import retry_after_seconds
 
 # the example of the Standard Webhooks specification and its reference libraries
 VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

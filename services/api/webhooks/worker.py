@@ -10,6 +10,9 @@ Several workers, in one process or many, share the work through a lease per endp
 claims an endpoint with a conditional UPDATE, renews the lease before every send (the lease
 outlives the send timeout), and every write it makes is fenced on still holding it. Endpoints are
 served concurrently, one task each, so a slow or failing receiver holds back only itself.
+
+One attempt over HTTP is `delivery`'s, when to try again `schedule`'s, and the worker's one
+database connection, used from threads, `threaded`'s.
 """
 
 from __future__ import annotations
@@ -17,62 +20,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
-import random
 import socket
-import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 
-import anyio
 import httpx
-import psycopg
 
-from services.api.settings import Settings
 from services.api.webhooks import store
-from services.api.webhooks.signing import signed_headers
-from services.api.webhooks.ssrf import Target, UrlRefused, check_url
+from services.api.webhooks.delivery import MAX_TIMEOUT, Outcome, Sender, utc_now
+from services.api.webhooks.schedule import DEFAULT_RETRY_DELAYS, RetrySchedule, disable
 from services.api.webhooks.store import Attempt, Endpoint, LeaseLostError, WebhookKey
+from services.api.webhooks.threaded import ThreadedConnection
 from services.ledger.codec import format_timestamp
 from services.ledger.db import Connection, Database
-from services.projections.feed import as_json
 
 log = logging.getLogger("benefit_ledger.webhooks")
-T = TypeVar("T")
 
-# the wait before each attempt, from the previous one: at once, 5 s, 5 min, 30 min, 2 h, 5 h,
-# 10 h, 14 h, 20 h, 24 h (about three days in all)
-DEFAULT_RETRY_DELAYS: tuple[float, ...] = (
-    0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0,
-)  # fmt: skip
-MAX_TIMEOUT = 30.0
-MAX_RETRY_AFTER = 86400.0  # a receiver may not park its endpoint for longer than a day
 PAGE_SIZE = 100
 DUE_BATCH = 1000
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one send gave: a status code and/or an error, and a 429's Retry-After in seconds."""
-
-    status_code: int | None
-    error: str | None
-    retry_after: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-    @property
-    def gone(self) -> bool:
-        return self.status_code == 410
 
 
 @dataclass
@@ -81,28 +51,6 @@ class Claim:
 
     endpoint: Endpoint
     attempts: int = 0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """A Retry-After header (delay in seconds, or an HTTP date) as seconds from `now`."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        seconds = float(text)
-    else:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - now).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _check_settings(retry_delays: Sequence[float], timeout: float, lease: float) -> None:
@@ -114,24 +62,11 @@ def _check_settings(retry_delays: Sequence[float], timeout: float, lease: float)
         raise ValueError("lease_seconds must exceed the timeout: a send may not outlive a lease")
 
 
-def _pinned(target: Target) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
-    """The request aimed at the checked address itself, so the name is not resolved again
-    (DNS rebinding); Host and TLS SNI (hence certificate checks) still use the name."""
-    url = httpx.URL(target.url)
-    pinned = url.copy_with(host=str(target.addresses[0]))
-    extensions: dict[str, Any] = {}
-    if target.scheme == "https":
-        extensions["sni_hostname"] = url.raw_host.decode("ascii")
-    return pinned, {"host": url.netloc.decode("ascii")}, extensions
-
-
 class WebhookWorker:
     """Delivers derived events to webhooks; `run` until stopped, or `run_once` in tests.
 
-    `retry_delays[i]` is the wait before attempt i + 1 after a failed attempt i (the first
-    attempt goes at once); after the last one the event is given up. `jitter` spreads retries
-    by that fraction either way so endpoints that failed together do not retry together.
-    `allow_private` None reads the setting at every attempt.
+    `retry_delays` and `jitter` make the RetrySchedule; `timeout`, `client` and `allow_private`
+    the Sender (`allow_private` None reads the setting at every attempt).
     """
 
     def __init__(
@@ -152,17 +87,12 @@ class WebhookWorker:
         _check_settings(retry_delays, timeout, lease)
         self.database = database
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.retry_delays = tuple(float(delay) for delay in retry_delays)
-        self.timeout = timeout
+        self.schedule = RetrySchedule(tuple(float(delay) for delay in retry_delays), jitter)
+        self.sender = Sender(timeout, client=client, allow_private=allow_private)
         self.poll_interval = poll_interval
-        self.jitter = jitter
         self.lease = timedelta(seconds=lease)
         self.max_concurrency = max(1, max_concurrency)
-        self.allow_private = allow_private
-        self._client = client
-        self._owns_client = client is None
-        self._connection: Connection | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._db = ThreadedConnection(database)
         self._active: dict[WebhookKey, asyncio.Task[int]] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -175,12 +105,8 @@ class WebhookWorker:
 
     async def aclose(self) -> None:
         """Close the worker's connection and the HTTP client it made (not one it was given)."""
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            await anyio.to_thread.run_sync(connection.close, limiter=self._db_limiter())
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self._db.aclose()
+        await self.sender.aclose()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set: every poll, start a task for each due endpoint not
@@ -202,7 +128,7 @@ class WebhookWorker:
 
     async def run_once(self) -> int:
         """One pass: serve every endpoint due now, concurrently; returns the attempts made."""
-        due = await self._db(lambda c: store.due_webhooks(c, utc_now(), DUE_BATCH))
+        due = await self._db.run(lambda c: store.due_webhooks(c, utc_now(), DUE_BATCH))
         gate = asyncio.Semaphore(self.max_concurrency)
 
         async def serve(key: WebhookKey) -> int:
@@ -216,7 +142,9 @@ class WebhookWorker:
         free = self.max_concurrency - len(self._active)
         if free <= 0:
             return
-        due = await self._db(lambda c: store.due_webhooks(c, utc_now(), free + len(self._active)))
+        due = await self._db.run(
+            lambda c: store.due_webhooks(c, utc_now(), free + len(self._active))
+        )
         for key in [key for key in due if key not in self._active][:free]:
             task = asyncio.create_task(self._serve(key))
             self._active[key] = task
@@ -224,38 +152,6 @@ class WebhookWorker:
 
     def _finished(self, key: WebhookKey, task: asyncio.Task[int]) -> None:
         self._active.pop(key, None)
-
-    # --- the database ---------------------------------------------------------------------------
-
-    def _db_limiter(self) -> anyio.CapacityLimiter:
-        """One thread at a time on the worker's one connection; waiting tasks hold no thread."""
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(1)
-        return self._limiter
-
-    async def _db(self, work: Callable[[Connection], T]) -> T:
-        def call() -> T:
-            if self._connection is None:
-                self._connection = self.database.connect()
-            try:
-                return work(self._connection)
-            except (psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError):
-                broken, self._connection = self._connection, None
-                with contextlib.suppress(Exception):
-                    broken.close()
-                raise
-
-        # A cancelled await must not leave the thread running on the connection while the
-        # caller's clean-up (releasing the lease) uses it: the release could commit first and
-        # the in-flight renewal re-take the lease after it. So the call is shielded and, on
-        # cancellation, waited out before the cancellation goes on.
-        running = asyncio.ensure_future(anyio.to_thread.run_sync(call, limiter=self._db_limiter()))
-        try:
-            return await asyncio.shield(running)
-        except asyncio.CancelledError:
-            with contextlib.suppress(BaseException):
-                await running
-            raise
 
     # --- one endpoint ---------------------------------------------------------------------------
 
@@ -265,7 +161,7 @@ class WebhookWorker:
         webhook_id = key.webhook_id
         now = utc_now()
         try:
-            endpoint = await self._db(
+            endpoint = await self._db.run(
                 lambda c: store.claim(c, key, self.worker_id, now, now + self.lease)
             )
         except BaseException as error:
@@ -292,7 +188,7 @@ class WebhookWorker:
     async def _release(self, key: WebhookKey) -> None:
         """Give the lease back (only if it is ours), so another worker need not wait it out."""
         try:
-            await self._db(lambda c: store.release(c, key, self.worker_id))
+            await self._db.run(lambda c: store.release(c, key, self.worker_id))
         except Exception:
             log.exception("webhook %s: the lease could not be released; it expires", key.webhook_id)
 
@@ -302,7 +198,7 @@ class WebhookWorker:
         endpoint = claim.endpoint
         saved = endpoint.cursor
         while endpoint.status == store.ACTIVE and endpoint.next_attempt_at <= self._now_text():
-            items = await self._db(
+            items = await self._db.run(
                 lambda c: store.events_after(c, endpoint.tenant, endpoint.cursor, PAGE_SIZE)
             )
             if not items:
@@ -323,27 +219,16 @@ class WebhookWorker:
         number = endpoint.attempt + 1
         outcome = await self._send(claim, item)
         now = utc_now()
-        if outcome.ok:
-            endpoint.cursor, endpoint.attempt = item["sequence"], 0
-            result, next_at = store.SUCCEEDED, None
-        elif outcome.gone:
-            self._disable(endpoint, now)
-            endpoint.attempt = number
-            result, next_at = store.FAILED, None
-        elif number >= len(self.retry_delays):
-            endpoint.cursor, endpoint.attempt = item["sequence"], 0
-            result, next_at = store.FAILED, None
-        else:
-            endpoint.attempt = number
-            result, next_at = store.RETRYING, now + timedelta(seconds=self._delay(number, outcome))
-        endpoint.next_attempt_at = format_timestamp(next_at or now)
+        result, next_at = self.schedule.settle_head(
+            endpoint, item["sequence"], number, outcome, now
+        )
         await self._record(claim, item, number, False, outcome, result, next_at, now)
         return result == store.SUCCEEDED or (result == store.FAILED and not outcome.gone)
 
     async def _redeliveries(self, claim: Claim) -> None:
         """Manual redeliveries: one attempt each, whatever the head's backoff."""
         endpoint = claim.endpoint
-        for sequence in await self._db(lambda c: store.queued_redeliveries(c, endpoint.key)):
+        for sequence in await self._db.run(lambda c: store.queued_redeliveries(c, endpoint.key)):
             if endpoint.status != store.ACTIVE:
                 return
             await self._redeliver(claim, sequence)
@@ -352,37 +237,25 @@ class WebhookWorker:
         """Send one queued event again; a redelivery of the head itself (not yet done) only
         makes it due now, so the order holds."""
         endpoint = claim.endpoint
-        item = await self._db(lambda c: store.event_at(c, endpoint.tenant, sequence))
+        item = await self._db.run(lambda c: store.event_at(c, endpoint.tenant, sequence))
         if item is None or sequence > endpoint.cursor:
             if item is not None:
                 endpoint.next_attempt_at = self._now_text()
                 await self._write(lambda c: store.save_cursor(c, endpoint, self.worker_id))
-            await self._db(lambda c: store.drop_redelivery(c, endpoint.key, sequence))
+            await self._db.run(lambda c: store.drop_redelivery(c, endpoint.key, sequence))
             return
         outcome = await self._send(claim, item)
         now = utc_now()
         if outcome.gone:
-            self._disable(endpoint, now)
+            disable(endpoint, now)
         result = store.SUCCEEDED if outcome.ok else store.FAILED
         await self._record(claim, item, 0, True, outcome, result, None, now)
-
-    def _disable(self, endpoint: Endpoint, now: datetime) -> None:
-        endpoint.status = store.DISABLED
-        endpoint.status_reason = f"the receiver answered 410 Gone at {format_timestamp(now)}"
-        log.warning("webhook %s disabled: %s", endpoint.webhook_id, endpoint.status_reason)
-
-    def _delay(self, failed_attempts: int, outcome: Outcome) -> float:
-        """A 429's Retry-After as asked; otherwise the schedule, with jitter."""
-        if outcome.retry_after is not None:
-            return outcome.retry_after
-        spread = random.uniform(1 - self.jitter, 1 + self.jitter) if self.jitter else 1.0
-        return self.retry_delays[failed_attempts] * spread
 
     def _now_text(self) -> str:
         return format_timestamp(utc_now())
 
     async def _write(self, work: Callable[[Connection], bool]) -> None:
-        if not await self._db(work):
+        if not await self._db.run(work):
             raise LeaseLostError("the lease is no longer ours")
 
     async def _record(
@@ -409,57 +282,10 @@ class WebhookWorker:
         )
         await self._write(lambda c: store.record(c, claim.endpoint, self.worker_id, attempt))
 
-    # --- HTTP -----------------------------------------------------------------------------------
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            # no proxies from the environment: the request must go to the address we checked
-            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-        return self._client
-
-    def _private_allowed(self) -> bool:
-        if self.allow_private is not None:
-            return self.allow_private
-        return Settings().allow_private_webhooks
-
     async def _send(self, claim: Claim, item: dict[str, Any]) -> Outcome:
-        """One signed POST of the event (after renewing the lease and checking the address)."""
+        """One signed POST of the event, after renewing the lease (which outlives the send)."""
         endpoint = claim.endpoint
         until = utc_now() + self.lease
         await self._write(lambda c: store.renew(c, endpoint.key, self.worker_id, until))
         claim.attempts += 1
-        allowed = self._private_allowed()
-        try:
-            target = await anyio.to_thread.run_sync(
-                lambda: check_url(endpoint.url, allow_private=allowed)
-            )
-        except UrlRefused as refused:
-            return Outcome(None, f"refused: {refused}")
-        body = json.dumps(as_json(item), separators=(",", ":")).encode()
-        headers = signed_headers(endpoint.secret, item["id"], int(time.time()), body)
-        return await self._post(target, headers, body)
-
-    async def _post(self, target: Target, headers: dict[str, str], body: bytes) -> Outcome:
-        """POST within the timeout, all of it (connect, send, the status line); the body of the
-        answer is not read, so a receiver cannot stall or flood the worker with one."""
-        url, host, extensions = _pinned(target)
-        try:
-            async with (
-                asyncio.timeout(self.timeout),
-                self._http().stream(
-                    "POST",
-                    url,
-                    content=body,
-                    headers={**headers, **host},
-                    extensions=extensions,
-                    timeout=self.timeout,
-                ) as response,
-            ):
-                status = response.status_code
-                wait = response.headers.get("retry-after") if status == 429 else None
-        except (TimeoutError, httpx.TimeoutException):
-            return Outcome(None, f"no answer within {self.timeout:g} s")
-        except httpx.HTTPError as failure:
-            return Outcome(None, f"{type(failure).__name__}: {failure}".rstrip(": "))
-        problem = None if 200 <= status < 300 else f"HTTP {status}"
-        return Outcome(status, problem, retry_after_seconds(wait, utc_now()))
+        return await self.sender.send(endpoint, item)
