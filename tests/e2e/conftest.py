@@ -55,7 +55,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         )
     try:
         base_url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(process, base_url, log_path)
+        wait_until_healthy(process, base_url, log_path)
         yield Server(base_url, database)
     finally:
         process.terminate()
@@ -66,7 +66,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
             process.wait(timeout=10)
 
 
-def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+def wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    """Until /healthz answers; fails with the log when the process exits or takes too long."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
         try:

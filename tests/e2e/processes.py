@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -25,14 +24,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from services.ledger.db import Database
 from services.ledger.keys import create_key
 from tests.conftest import fresh_postgres_database as fresh_database
+from tests.e2e.conftest import wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_S = 30
 COMMAND_TIMEOUT_S = 120
 
 Event = dict[str, Any]
@@ -141,18 +138,8 @@ class Serve:
             )
 
     def wait_healthy(self) -> None:
-        process = self.process
-        assert process is not None
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, f"serve exited early:\n{self.log_text()}"
-            assert time.monotonic() < deadline, f"no /healthz in time:\n{self.log_text()}"
-            time.sleep(0.1)
+        assert self.process is not None
+        wait_until_healthy(self.process, self.base_url, self.log)
 
     def kill(self) -> None:
         """kill -9: no shutdown, no flush, open transactions cut off."""
