@@ -121,6 +121,8 @@ def build(database_url: str, events: int) -> History:
                         member_id = "member-" + data["visit_id"].split("-")[1]
                     # a status change inherits its visit's tags, as the service tags it
                     inherited = visit_tags.get(data.get("visit_id", ""), [])
+                    if candidate.type == "visit.scheduled":  # the line it draws from
+                        inherited = [f"authorization:AUTH-{str(member_id).split('-')[1]}"]
                     tags = tags_of(data, member_id, inherited)
                     if candidate.type == "visit.scheduled":
                         visit_tags[data["visit_id"]] = tags

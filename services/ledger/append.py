@@ -46,8 +46,9 @@ from services.ledger.recorder import (
     set_head,
 )
 from services.ledger.rules import check_event
-from services.ledger.tags import tags_of
+from services.ledger.tags import tag, tags_of
 from services.ledger.validation import CandidateEvent
+from services.projections.core.accumulation import match_visit
 from services.projections.core.facts import LedgerEvent
 from services.projections.core.member import MemberProjection
 
@@ -79,6 +80,7 @@ class _Refused(Exception):
 
 
 Accepted = list[tuple[Request, list[EventOutcome]]]
+VISIT_TYPES = ("visit.scheduled", "visit.rescheduled", "visit.confirmed")
 
 
 def record_group(
@@ -349,11 +351,27 @@ def _accept(
     )
     warnings = batch.projection.warnings(projection, candidate) if batch.projection else []
     _step(batch, projection, event)
-    row = _row(event, candidate, member_id, inherited)
+    row = _row(event, candidate, member_id, (*inherited, *_drawn_from(projection, candidate)))
     remember(batch, candidate, member_id, new_visit, row.tags)
     batch.rows.append(row)
     batch.position = position
     return warnings
+
+
+def _drawn_from(projection: MemberProjection, candidate: CandidateEvent) -> tuple[str, ...]:
+    """A visit that names no authorization concerns the one it draws from, once recorded."""
+    data = candidate.data
+    if candidate.type not in VISIT_TYPES or "authorization_number" in data:
+        return ()
+    visit = projection.facts.visits[data["visit_id"]]
+    key = match_visit(
+        projection.facts.lines.values(),
+        visit.payer_id,
+        visit.service_code,
+        visit.service_date,
+        visit.authorization_number,
+    )
+    return (tag("authorization", key[0]),) if key is not None else ()
 
 
 def _step(batch: Batch, projection: MemberProjection, event: LedgerEvent) -> None:

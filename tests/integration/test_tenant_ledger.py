@@ -155,6 +155,13 @@ async def test_the_ledger_lists_events_with_their_tags(
     # an amendment names only its line; it concerns what the grant concerned
     assert set(grant["tags"]) <= set(amended["tags"])
 
+    visits = await client.get(
+        "/v1/ledger/events", params={"type": "visit.confirmed"}, headers=tenant.auth()
+    )
+    # the visits name no authorization: each is tagged with the one it draws from
+    assert all("authorization:AUTH-100" in item["tags"] for item in visits.json()["items"])
+    assert len(visits.json()["items"]) == 4
+
     other = make_tenant(database_url)
     assert (await client.get("/v1/ledger/events", headers=other.auth())).json()["items"] == []
     forbidden = await client.get("/v1/ledger/events", headers=tenant.auth("subscriber"))
