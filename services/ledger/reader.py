@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Iterator
 from datetime import datetime
+
+import orjson
 
 from services.ledger.codec import format_timestamp, parse_timestamp
 from services.ledger.db import Connection, Row
@@ -19,7 +20,7 @@ MEMBERS_PER_QUERY = 500  # bounds the parameter list
 def to_event(row: Row) -> LedgerEvent:
     position, event_id, event_type, data, recorded_at = row
     return LedgerEvent(
-        int(position), event_id, event_type, json.loads(data), parse_timestamp(recorded_at)
+        int(position), event_id, event_type, orjson.loads(data), parse_timestamp(recorded_at)
     )
 
 

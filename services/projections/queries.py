@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
+import orjson
 
 from services.ledger.codec import format_timestamp
 from services.ledger.errors import NotFoundError
@@ -138,13 +139,13 @@ async def member_state(
     )
     keys: dict[KeyId, tuple[KeyResult, Flag | None]] = {}
     for (body,) in rows:
-        result, flag = key_from_body(json.loads(body))
+        result, flag = key_from_body(orjson.loads(body))
         keys[result.key] = (result, flag)
     visit_rows = await reader.fetch(
         "SELECT visit_id, body FROM visit_views WHERE tenant = ? AND member_id = ?",
         (tenant, member_id),
     )
-    visits = {visit_id: json.loads(body) for visit_id, body in visit_rows}
+    visits = {visit_id: orjson.loads(body) for visit_id, body in visit_rows}
     return MemberState(member_id, position, keys, visits)
 
 
@@ -172,7 +173,7 @@ async def key_state(
         if not members:
             raise NotFoundError(f"member {member_id!r} not found")
         return MemberState(member_id, position, {}, {})
-    result, flag = key_from_body(json.loads(rows[0][0]))
+    result, flag = key_from_body(orjson.loads(rows[0][0]))
     return MemberState(member_id, position, {result.key: (result, flag)}, {})
 
 
@@ -280,7 +281,7 @@ async def exceeding(
             (tenant,),
         )
         for member_id, body in rows:
-            result, flag = key_from_body(json.loads(body))
+            result, flag = key_from_body(orjson.loads(body))
             states.append(MemberState(member_id, position, {result.key: (result, flag)}, {}))
     else:
         position = await position_known_at(reader, tenant, known_at)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from services.projections.core.accumulation import Allocation, KeyResult, PeriodResult
 from services.projections.core.facts import KeyId
@@ -25,7 +26,9 @@ class MemberRows:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    # orjson: the same compact, key-sorted text as json.dumps for these bodies, several times
+    # faster (a rebuild writes one body per key and per visit)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 PERIOD_FIELDS = (
@@ -167,4 +170,4 @@ def changed_rows(projection: MemberProjection) -> MemberRows:
 
 
 def flags_from_json(text: str) -> dict[KeyId, Flag]:
-    return {(number, code): Flag(**flag) for number, code, flag in json.loads(text)}
+    return {(number, code): Flag(**flag) for number, code, flag in orjson.loads(text)}
