@@ -81,7 +81,7 @@ class Batch:
     stored: dict[tuple[str, str], Reference | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.head = self.position  # the tenant's head when the group began
+        self.head: int = self.position  # the tenant's head when the group began (for the cache)
 
     def member(self, member_id: str) -> MemberProjection:
         if member_id not in self.members:
