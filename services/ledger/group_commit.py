@@ -23,6 +23,7 @@ from datetime import datetime
 from contracts.events import AppendCondition
 from services.ledger.append import EventOutcome, Request, record_group
 from services.ledger.db import Connection, Database
+from services.ledger.errors import InfrastructureError, LedgerError
 from services.ledger.member_cache import MemberCache
 from services.ledger.ports import Projector
 from services.ledger.recorder import lock_heads
@@ -59,6 +60,11 @@ class _Connections:
             with self._lock:
                 self._free.append(connection)
         self._slots.release()
+
+
+def _refused(error: BaseException | None) -> bool:
+    """A refusal of one request (its own answer), as opposed to a failure of the group."""
+    return isinstance(error, LedgerError) and not isinstance(error, InfrastructureError)
 
 
 class Ledger:
@@ -146,6 +152,14 @@ class Ledger:
         tenants = {request.tenant for request in group}
         try:
             deferred = self._record(group, tenants)
+            failed = [r for r in group if r.error is not None and not _refused(r.error)]
+            if len(group) > 1 and failed:
+                # the whole group failed on something other than a rule (a value the database
+                # rejects, a lost connection): each batch again alone, so one bad batch fails
+                # only its own request, never a neighbour's
+                for request in failed:
+                    request.error = None
+                    deferred += self._record([request], {request.tenant})
         finally:
             with self._changed:
                 self._queue[:0] = deferred  # before their tenants' later requests

@@ -187,3 +187,29 @@ def test_a_group_puts_back_a_tenant_whose_head_is_held(postgres_url: str) -> Non
     ledger._commit(retry)
     assert requests[0].outcomes is not None and requests[0].outcomes[0].position == 2
     assert held not in ledger._contended
+
+
+def test_a_batch_the_database_rejects_fails_alone(database_url: str) -> None:
+    """A value the database refuses (PostgreSQL stores no NUL character) fails its own batch,
+    not the other tenants' batches committed in the same group."""
+    from services.ledger.append import Request
+
+    database = Database(database_url)
+    database.migrate()
+    ledger = Ledger(database, InlineProjector())
+    good, bad = new_tenant(), new_tenant()
+    poisoned = grant("m-\x00")
+    requests = [
+        Request(bad, validate_batch({"events": poisoned}), False, datetime.now(UTC)),
+        Request(good, validate_batch({"events": grant("m-1")}), False, datetime.now(UTC)),
+    ]
+    ledger._queue.extend(requests)
+    group = ledger._take()
+    assert len(group) == 2
+    ledger._commit(group)
+    assert requests[1].error is None and requests[1].outcomes is not None
+    assert requests[1].outcomes[0].position == 1
+    if database.dialect == "postgres":
+        assert requests[0].error is not None
+    else:  # SQLite stores it: the batch is simply recorded
+        assert requests[0].outcomes is not None
