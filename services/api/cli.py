@@ -10,9 +10,14 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.api.settings import DEFAULT_DATABASE_URL
 from services.ledger.errors import LedgerError
+
+if TYPE_CHECKING:  # imported where used: the command starts fast
+    from rich.console import Console
+    from rich.progress import Progress
 
 DATABASE_HELP = (
     "database URL: sqlite:///PATH (default "
@@ -53,9 +58,17 @@ def _keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(console: Console, *texts: str) -> Progress:
+    """The commands' progress bars: description, bar, done/total, extra texts, elapsed time."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    extra = [TextColumn(text) for text in texts]
+    columns = [BarColumn(), MofNCompleteColumn(), *extra, TimeElapsedColumn()]
+    return Progress("[progress.description]{task.description}", *columns, console=console)
+
+
 def _rebuild(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from services.ledger.db import Database
     from services.ledger.recorder import lock_heads
@@ -81,13 +94,7 @@ def _rebuild(args: argparse.Namespace) -> int:
                 lock_heads(connection, tenants)
                 truncate_read_models(connection, args.tenant)
         total = len(members_of(connection, args.tenant))
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with _progress(console) as progress:
             task = progress.add_task(f"replaying members ({workers} workers)", total=total)
             advance = lambda n: progress.advance(task, n)  # noqa: E731
             if workers > 1:
@@ -176,13 +183,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
     from services.api.importer import import_events
     from services.ledger.db import Database
@@ -200,15 +200,8 @@ def _import(args: argparse.Namespace) -> int:
         with path.open(encoding="utf-8") as counted:
             total = sum(1 for line in counted if line.strip())
         source = path.open(encoding="utf-8")
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-    )
     started = time.perf_counter()
-    with source, Progress(*columns, console=console) as progress:
+    with source, _progress(console, "{task.fields[rate]}") as progress:
         task = progress.add_task(f"importing into {args.tenant}", total=total, rate="")
 
         def advance(events: int) -> None:

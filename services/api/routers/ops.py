@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from services.api.deps import Context, context, utc_now
 from services.ledger.codec import parse_timestamp
@@ -62,26 +65,39 @@ async def readyz(ctx: Context = Depends(context)) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+Gauge = int | float  # event counts and seconds of lag: never units or money
+
+
+class _Scrape:
+    """One scrape's figures as a prometheus-client collector (read from the database per scrape,
+    so every process answers the same ledger-wide numbers)."""
+
+    def __init__(self, figures: list[tuple[str, str, Gauge]], counters: dict[str, int]) -> None:
+        self.figures = figures
+        self.counters = counters
+
+    def collect(self) -> Iterator[Metric]:
+        for name, description, value in self.figures:
+            yield GaugeMetricFamily(f"benefit_ledger_{name}", description, value=value)
+        for name, count in sorted(self.counters.items()):
+            yield CounterMetricFamily(
+                f"benefit_ledger_{name}", f"{name.replace('_', ' ')} by this process", value=count
+            )
+
+
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(ctx: Context = Depends(context)) -> str:
+async def metrics(ctx: Context = Depends(context)) -> Response:
     recorded, projected, lagging, age_s = await _positions(ctx)
-    lines = [
-        "# HELP benefit_ledger_events Events in the ledger, all tenants.",
-        "# TYPE benefit_ledger_events gauge",
-        f"benefit_ledger_events {recorded}",
-        "# HELP benefit_ledger_projection_lag_events Events the projections do not reflect yet.",
-        "# TYPE benefit_ledger_projection_lag_events gauge",
-        f"benefit_ledger_projection_lag_events {recorded - projected}",
-        "# HELP benefit_ledger_tenants_lagging Tenants whose projections are behind.",
-        "# TYPE benefit_ledger_tenants_lagging gauge",
-        f"benefit_ledger_tenants_lagging {lagging}",
-        "# HELP benefit_ledger_projection_lag_seconds Age of the oldest event not reflected yet.",
-        "# TYPE benefit_ledger_projection_lag_seconds gauge",
-        f"benefit_ledger_projection_lag_seconds {age_s}",
+    registry = CollectorRegistry(auto_describe=False)
+    figures: list[tuple[str, str, Gauge]] = [
+        ("events", "Events in the ledger, all tenants.", recorded),
+        (
+            "projection_lag_events",
+            "Events the projections do not reflect yet.",
+            recorded - projected,
+        ),
+        ("tenants_lagging", "Tenants whose projections are behind.", lagging),
+        ("projection_lag_seconds", "Age of the oldest event not reflected yet.", age_s),
     ]
-    for name, value in sorted(ctx.counters.items()):
-        lines += [
-            f"# TYPE benefit_ledger_{name}_total counter",
-            f"benefit_ledger_{name}_total {value}",
-        ]
-    return "\n".join(lines) + "\n"
+    registry.register(_Scrape(figures, dict(ctx.counters)))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
