@@ -326,7 +326,12 @@ def _accept(
         return None
     position = batch.position + 1
     event = LedgerEvent(
-        position, candidate.event_id, candidate.type, candidate.data, batch.recorded_at
+        position,
+        candidate.event_id,
+        candidate.type,
+        candidate.data,
+        batch.recorded_at,
+        dict(candidate.typed),  # decoded by validation: not parsed again
     )
     if member_id is None:
         # a payer's settings step every member with its lines or visits; a schedule the

@@ -73,11 +73,10 @@ WEBHOOK_SCHEMA_SQL: tuple[str, ...] = (
 # tail, which the stream's duplicate window drops by `Nats-Msg-Id`. Its key begins with the tenant
 # so the table can be distributed by tenant (Citus), like the derived events it follows.
 #
-# `relay_leases`: one row per relay name saying which process may publish until when. A second
-# relay with the same name stands by instead of interleaving its publishes with the first one's.
-# The lease is cluster-wide, not a tenant's, so it stays keyed by name alone (a Citus reference
-# table). Timestamps are fixed-width UTC text, like the rest of the schema, so they compare as
-# strings.
+# `tenant_leases`: per tenant and job `name` (a relay's stream, "tick"), which process does that
+# tenant's share of the job until when (services/ledger/leases.py). Several processes running
+# the same worker share the tenants instead of repeating each other's work. Timestamps are
+# fixed-width UTC text, like the rest of the schema, so they compare as strings.
 RELAY_SCHEMA_SQL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS relay_checkpoints (
         tenant TEXT NOT NULL,
@@ -85,10 +84,12 @@ RELAY_SCHEMA_SQL: tuple[str, ...] = (
         sequence BIGINT NOT NULL,
         PRIMARY KEY (tenant, name)
     )""",
-    """CREATE TABLE IF NOT EXISTS relay_leases (
-        name TEXT PRIMARY KEY,
+    """CREATE TABLE IF NOT EXISTS tenant_leases (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
         holder TEXT NOT NULL,
-        expires_at TEXT NOT NULL
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, name)
     )""",
 )
 
@@ -96,7 +97,7 @@ SCHEMA_VERSION = 2  # 2: positions per tenant, tags; 1 had one global order
 
 SCHEMA_SQL = (
     # every primary key and unique index begins with the tenant: the schema distributes by
-    # tenant (docs/architecture.md); api_keys, schema_version and relay_leases are the
+    # tenant (docs/architecture.md); api_keys and schema_version are the
     # cluster-wide exceptions (reference tables)
     """CREATE TABLE IF NOT EXISTS ledger_events (
         tenant TEXT NOT NULL,

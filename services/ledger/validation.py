@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -36,6 +37,7 @@ class CandidateEvent:
     data: dict[str, Any]
     body_hash: str
     data_json: str  # the normalized data as stored: sorted keys, no spaces
+    typed: dict[str, Any] = field(default_factory=dict)  # its dates and decimals, decoded once
 
 
 def parse_body(raw: bytes) -> Any:
@@ -115,8 +117,13 @@ def _candidate(index: int, raw: Any, problems: ProblemList) -> CandidateEvent | 
         return None
     normalized = parsed.model_dump(mode="json", exclude_none=True)
     data_json = canonical_json(normalized)
+    typed = {
+        name: value
+        for name, value in parsed.__dict__.items()
+        if isinstance(value, date | Decimal) and not isinstance(value, datetime)  # .day, .amount
+    }
     return CandidateEvent(
-        index, event_id, event_type, normalized, body_hash(event_type, data_json), data_json
+        index, event_id, event_type, normalized, body_hash(event_type, data_json), data_json, typed
     )
 
 

@@ -6,6 +6,8 @@ as of the day before the period and `current` as of today. An alert mark per key
 it exactly once: running it twice, or again after a crash half way, emits nothing new. Keys are
 taken in chunks, each chunk one transaction holding the tenant's head, so a crash loses no mark
 without its events and the tenant's writers wait for one chunk at a time (other tenants' never).
+Several processes ticking at once share the tenants: each ticks a tenant only while it holds the
+tenant's "tick" lease (services/ledger/leases.py) and leaves the tenants others hold to them.
 
 The tick also emits `authorization.renewal_due` for keys whose end comes within the payer's
 notice as days pass (services/projections/core/alerts.py; once per key and end date).
@@ -18,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.ledger.db import Connection, Database
+from services.ledger.leases import Lease
 from services.ledger.reader import tenant_wide_events
 from services.ledger.recorder import lock_heads
 from services.projections.core.alerts import Alert, renewal_alert
@@ -33,7 +36,10 @@ KeyRow = tuple[str, str, str, str]  # member, authorization number, service code
 
 
 def tick(database: Database, today: date | None = None) -> int:
-    """Emit the rollover events of the periods containing `today` (default: today in UTC)."""
+    """Emit the rollover events of the periods containing `today` (default: today in UTC).
+
+    A tenant another process is ticking (its lease held) is left to that process.
+    """
     day = today or datetime.now(UTC).date()
     connection = database.connect()
     try:
@@ -43,7 +49,16 @@ def tick(database: Database, today: date | None = None) -> int:
                 "SELECT DISTINCT tenant FROM accumulation_views ORDER BY tenant"
             )
         ]
-        return sum(_tick_tenant(connection, tenant, day) for tenant in tenants)
+        emitted = 0
+        for tenant in tenants:
+            lease = Lease(tenant, "tick")
+            if not lease.try_acquire(connection):
+                continue
+            try:
+                emitted += _tick_tenant(connection, tenant, day)
+            finally:
+                lease.release(connection)
+        return emitted
     finally:
         connection.close()
 

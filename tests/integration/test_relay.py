@@ -39,8 +39,9 @@ from services.api.relay.publisher import (
     relay_pass,
     subject_for,
 )
-from services.api.relay.store import Lease, LeaseHeld, LeaseLost, checkpoints, save_checkpoint
+from services.api.relay.store import checkpoints, save_checkpoint
 from services.ledger.db import Connection, Database
+from services.ledger.leases import Lease, LeaseLost
 from tests.conftest import new_tenant
 
 LOCAL_NATS = "nats://127.0.0.1:4222"
@@ -239,7 +240,8 @@ async def test_events_go_out_in_order_with_subject_header_and_payload(
     assert [(p["tenant"], p["id"]) for p in payloads(others)] == [(dotted, i) for i in dotted_ids]
     done = checkpoints(connection, bus.stream)
     assert (done[tenant], done[dotted]) == (5, 2)
-    assert Lease(bus.stream).current(connection) is None  # a pass's own lease is given back
+    for each in (tenant, dotted):  # a tenant's lease is given back once it is published
+        assert Lease(each, bus.stream).current(connection) is None
 
 
 async def test_a_second_pass_publishes_only_what_is_new(connection: Connection, bus: Bus) -> None:
@@ -283,32 +285,71 @@ async def test_a_crash_before_the_checkpoint_resends_and_jetstream_drops_the_cop
     assert checkpoints(connection, bus.stream)[tenant] == 5
 
 
-async def test_one_relay_per_name_and_a_stalled_one_cannot_checkpoint(
+async def test_relays_of_one_stream_share_the_tenants_and_a_stalled_one_cannot_checkpoint(
+    connection: Connection, bus: Bus
+) -> None:
+    busy, free = new_tenant(), new_tenant()
+    insert_events(connection, busy, ["balance.changed"] * 2)
+    insert_events(connection, free, ["balance.changed"] * 3)
+    first = Lease(busy, bus.stream, holder="first")
+    first.acquire(connection)  # the first relay is publishing `busy`
+    stats = RelayStats()
+
+    published = await relay_pass(
+        connection,
+        bus.js,
+        name=bus.stream,
+        prefix=bus.prefix,
+        holder="second",
+        tenants=[busy, free],
+        stats=stats,
+    )
+
+    assert (published, stats.tenants, stats.skipped) == (3, 1, 1)
+    assert await bus.read(busy) == []
+    assert checkpoints(connection, bus.stream) == {free: 3}
+
+    # the first relay stalls past its lease; the second takes `busy` over and publishes it
+    connection.execute(
+        "UPDATE tenant_leases SET expires_at = ? WHERE tenant = ? AND name = ?",
+        (LONG_AGO, busy, bus.stream),
+    )
+    second = lambda: relay_pass(  # noqa: E731
+        connection, bus.js, name=bus.stream, prefix=bus.prefix, holder="second", tenants=[busy]
+    )
+    assert await second() == 2
+    with pytest.raises(LeaseLost):
+        save_checkpoint(connection, first, 1)
+    assert checkpoints(connection, bus.stream)[busy] == 2
+    assert [p["sequence"] for p in payloads(await bus.read(busy))] == [1, 2]
+
+
+async def test_a_relay_taking_a_tenant_over_starts_at_its_checkpoint(
     connection: Connection, bus: Bus
 ) -> None:
     tenant = new_tenant()
-    insert_events(connection, tenant, ["balance.changed"] * 2)
-    first, second = Lease(bus.stream, holder="first"), Lease(bus.stream, holder="second")
-    first.acquire(connection)
-    relay = lambda lease: relay_pass(  # noqa: E731
-        connection, bus.js, name=bus.stream, prefix=bus.prefix, lease=lease, tenants=[tenant]
+    insert_events(connection, tenant, ["balance.changed"] * 3)
+    relay = lambda holder: relay_pass(  # noqa: E731
+        connection, bus.js, name=bus.stream, prefix=bus.prefix, holder=holder, tenants=[tenant]
     )
+    stats = RelayStats()
 
-    with pytest.raises(LeaseHeld):
-        await relay(second)
-    assert await bus.stored() == 0
-
-    # the first relay stalls past its lease; the second takes over and publishes
-    connection.execute(
-        "UPDATE relay_leases SET expires_at = ? WHERE name = ?", (LONG_AGO, bus.stream)
+    assert await relay("first") == 3
+    insert_events(connection, tenant, ["balance.changed"], start=4)
+    assert (
+        await relay_pass(
+            connection,
+            bus.js,
+            name=bus.stream,
+            prefix=bus.prefix,
+            holder="second",
+            tenants=[tenant],
+            stats=stats,
+        )
+        == 1
     )
-    assert await relay(second) == 2
-    with pytest.raises(LeaseLost):
-        save_checkpoint(connection, first, tenant, 1)
-    with pytest.raises(LeaseHeld):
-        await relay(first)
-    assert checkpoints(connection, bus.stream)[tenant] == 2
-    second.release(connection)
+    assert stats.duplicates == 0
+    assert [p["sequence"] for p in payloads(await bus.read(tenant))] == [1, 2, 3, 4]
 
 
 async def test_the_command_publishes_once_and_exits_0(

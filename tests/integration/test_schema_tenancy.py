@@ -11,7 +11,6 @@ from services.ledger.db import Connection, Database
 REFERENCE_TABLES = {
     "api_keys": "looked up by the key's hash before the tenant is known",
     "schema_version": "one row for the whole database",
-    "relay_leases": "one lease per relay name, across tenants",
 }
 
 

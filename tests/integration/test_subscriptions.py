@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from services.ledger.demo import reduction, weekly_example
+from services.ledger.leases import Lease
 from services.projections.runner import recalculate, truncate_read_models
 from services.projections.tick import tick
 from tests.integration.conftest import Tenant, make_tenant, post_events
@@ -209,6 +210,33 @@ async def test_tick_emits_once_per_key_and_period(
     ]
     # the line ends 13 days after that tick: its renewal is due (alerts, test_benefit_alerts.py)
     assert [i["type"] for i in third["items"]] == ["balance.changed", "authorization.renewal_due"]
+
+
+async def test_a_tick_leaves_a_tenant_another_process_is_ticking_to_it(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    first_sunday = _first_sunday(1)
+    await post_events(client, tenant, _renamed(weekly_example(first_sunday))[:2])
+    second_week = first_sunday + timedelta(days=7)
+    other = Lease(tenant.name, "tick", holder="another process")
+    connection = tenant.database.connect()
+    try:
+        other.acquire(connection)
+        tick(tenant.database, second_week)
+        assert _rollovers(await _feed(client, tenant)) == []
+        other.release(connection)
+    finally:
+        connection.close()
+    tick(tenant.database, second_week)
+    assert _rollovers(await _feed(client, tenant)) == [second_week.isoformat()]
+
+
+def _rollovers(page: dict[str, Any]) -> list[str]:
+    return [
+        item["data"]["first_affected_period"]
+        for item in page["items"]
+        if item["data"].get("reason") == "period_started"
+    ]
 
 
 async def test_feeds_need_the_subscriber_role_and_stay_in_the_tenant(

@@ -21,8 +21,8 @@ from services.api.relay.publisher import (
     ensure_stream,
     relay_pass,
 )
-from services.api.relay.store import Lease, LeaseHeld, LeaseLost
 from services.ledger.db import Connection, Database
+from services.ledger.leases import LeaseLost, default_holder, release_all
 
 MIN_SAFE_WINDOW_SECONDS = 120.0
 MAX_BACKOFF_SECONDS = 5.0
@@ -76,7 +76,7 @@ def _progress(stream: str, stats: RelayStats) -> str:
 async def _attempt(
     connection: Connection,
     js: JetStreamContext,
-    lease: Lease,
+    holder: str,
     stop: asyncio.Event,
     options: RelayOptions,
 ) -> tuple[RelayStats, Exception | None]:
@@ -88,11 +88,11 @@ async def _attempt(
             js,
             name=options.stream,
             prefix=options.prefix,
-            lease=lease,
+            holder=holder,
             stop=stop,
             stats=stats,
         )
-    except (LeaseHeld, LeaseLost, nats.errors.Error, TimeoutError) as error:
+    except (LeaseLost, nats.errors.Error, TimeoutError) as error:
         return stats, error
     return stats, None
 
@@ -106,18 +106,18 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
 async def _loop(
     connection: Connection,
     js: JetStreamContext,
-    lease: Lease,
+    holder: str,
     stop: asyncio.Event,
     options: RelayOptions,
 ) -> int:
     """Pass after pass until stopped; a failed pass is retried with backoff (or, --once, 1).
 
-    The same failure is reported once, not every poll: a relay standing by behind another one's
-    lease would otherwise print twice a second.
+    The same failure is reported once, not every poll: a relay whose NATS is down would
+    otherwise print twice a second.
     """
     failures, last_error = 0, ""
     while not stop.is_set():
-        stats, error = await _attempt(connection, js, lease, stop, options)
+        stats, error = await _attempt(connection, js, holder, stop, options)
         if stats.published or options.once:
             say(_progress(options.stream, stats))
         failures = failures + 1 if error else 0
@@ -148,12 +148,12 @@ async def _relay(connection: Connection, nats_url: str, options: RelayOptions) -
             return 2
         _describe(info, options)
         stop = _stop_on_signals()
-        lease = Lease(options.stream)
+        holder = default_holder()
         try:
-            return await _loop(connection, js, lease, stop, options)
+            return await _loop(connection, js, holder, stop, options)
         finally:
-            with contextlib.suppress(Exception):  # best effort: the lease also expires by itself
-                lease.release(connection)
+            with contextlib.suppress(Exception):  # best effort: the leases also expire
+                release_all(connection, options.stream, holder)
     finally:
         await nc.close()
 
@@ -163,8 +163,8 @@ def run_relay(
 ) -> int:
     """The `relay` command; its exit code for the shell (and systemd, cron) to act on.
 
-    0: done (--once) or stopped by SIGINT/SIGTERM; 1: a --once pass failed or another relay holds
-    the lease; 2: NATS or the stream cannot be used.
+    0: done (--once) or stopped by SIGINT/SIGTERM; 1: a --once pass failed; 2: NATS or the
+    stream cannot be used.
     """
     database = Database(database_url)
     database.migrate()

@@ -28,8 +28,9 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamInfo
 
-from services.api.relay.store import Lease, pending_tenants, save_checkpoint
+from services.api.relay.store import checkpoint, pending_tenants, save_checkpoint
 from services.ledger.db import Connection
+from services.ledger.leases import Lease, default_holder
 from services.projections.feed import as_json, read_events
 
 DEFAULT_PREFIX = "benefit-ledger"
@@ -96,13 +97,15 @@ class RelayStats:
     published: int = 0
     duplicates: int = 0
     tenants: int = 0
+    skipped: int = 0  # tenants another relay of the same name was publishing
 
 
 @dataclass
 class _Pass:
     connection: Connection
     js: JetStreamContext
-    lease: Lease
+    name: str
+    holder: str
     prefix: str
     batch_size: int
     stop: asyncio.Event | None
@@ -117,24 +120,37 @@ class _Pass:
             subject_for(self.prefix, tenant, item["type"]),
             message_body(tenant, item),
             timeout=PUBLISH_TIMEOUT_SECONDS,
-            stream=self.lease.name,
+            stream=self.name,
             headers={"Nats-Msg-Id": item["id"]},
         )
         self.stats.published += 1
         self.stats.duplicates += 1 if ack.duplicate else 0
 
-    async def tenant(self, tenant: str, after: int) -> None:
-        """The tenant's events after `after`, in order, checkpointing each acknowledged batch."""
-        self.stats.tenants += 1
-        while not self.stopping():
-            items = read_events(self.connection, tenant, after, self.batch_size)
-            for item in items:
-                await self.publish(tenant, item)
-            if items:
-                after = int(items[-1]["sequence"])
-                save_checkpoint(self.connection, self.lease, tenant, after)
-            if len(items) < self.batch_size:
-                return
+    async def tenant(self, tenant: str) -> None:
+        """The tenant's events past its checkpoint, in order, while holding its lease.
+
+        A tenant whose lease another relay holds is left to it. The checkpoint is read after
+        the lease is taken, so a relay that takes a tenant over starts where the last one
+        stopped; each acknowledged batch is checkpointed, fenced on the lease.
+        """
+        lease = Lease(tenant, self.name, self.holder)
+        if not lease.try_acquire(self.connection):
+            self.stats.skipped += 1
+            return
+        try:
+            self.stats.tenants += 1
+            after = checkpoint(self.connection, tenant, self.name)
+            while not self.stopping():
+                items = read_events(self.connection, tenant, after, self.batch_size)
+                for item in items:
+                    await self.publish(tenant, item)
+                if items:
+                    after = int(items[-1]["sequence"])
+                    save_checkpoint(self.connection, lease, after)
+                if len(items) < self.batch_size:
+                    return
+        finally:
+            lease.release(self.connection)
 
 
 async def relay_pass(
@@ -143,7 +159,7 @@ async def relay_pass(
     *,
     name: str,
     prefix: str = DEFAULT_PREFIX,
-    lease: Lease | None = None,
+    holder: str | None = None,
     tenants: Sequence[str] | None = None,
     batch_size: int = BATCH_SIZE,
     stop: asyncio.Event | None = None,
@@ -152,24 +168,26 @@ async def relay_pass(
     """Publish every tenant's derived events past its checkpoint to stream `name`.
 
     Returns how many JetStream acknowledged (re-sent duplicates included, see `stats`). `name`
-    is the stream and also names the relay's checkpoints and lease, so relays feeding different
-    streams keep separate positions. Raises LeaseHeld while another relay of that name runs,
-    LeaseLost if one took over mid-pass. Without `lease` the pass takes one of its own and gives
-    it back at the end. `tenants` limits the pass to some tenants (tests, backfills); `stop` ends
-    it after the current batch.
+    is the stream and also names the relay's checkpoints and leases, so relays feeding different
+    streams keep separate positions. Relays of the same name share the tenants: each tenant is
+    published under its lease by `holder` (default: a new one), and one held by another relay is
+    skipped this pass (`stats.skipped`). Raises LeaseLost if this relay stalled past a lease and
+    another took the tenant over. `tenants` limits the pass to some tenants (tests, backfills);
+    `stop` ends it after the current batch.
     """
-    held = lease or Lease(name)
-    if held.name != name:
-        raise ValueError(f"the lease is for relay {held.name}, not {name}")
-    held.acquire(connection)
-    run = _Pass(connection, js, held, prefix, batch_size, stop, stats or RelayStats())
+    run = _Pass(
+        connection,
+        js,
+        name,
+        holder or default_holder(),
+        prefix,
+        batch_size,
+        stop,
+        stats or RelayStats(),
+    )
     before = run.stats.published
-    try:
-        for tenant, after in pending_tenants(connection, name, tenants):
-            if run.stopping():
-                break
-            await run.tenant(tenant, after)
-    finally:
-        if lease is None:
-            held.release(connection)
+    for tenant, _ in pending_tenants(connection, name, tenants):
+        if run.stopping():
+            break
+        await run.tenant(tenant)
     return run.stats.published - before

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,7 @@ def limit_defined(facts: MemberFacts, event: LedgerEvent) -> None:
         payer_id=d["payer_id"],
         benefit_code=d["benefit_code"],
         service_codes=frozenset(d["service_codes"]),
-        limit=Decimal(d["limit"]),
+        limit=event.amount("limit"),
         unit=d["unit"],
         period=PeriodRule.from_json(d["period"]),
         thresholds=thresholds(d.get("thresholds")),
@@ -48,7 +47,7 @@ def limit_amended(facts: MemberFacts, event: LedgerEvent) -> None:
         payer_id=limit.payer_id,
         benefit_code=limit.benefit_code,
         service_codes=frozenset(d.get("service_codes", limit.service_codes)),
-        limit=Decimal(d["limit"]) if "limit" in d else limit.limit,
+        limit=event.amount("limit") if "limit" in d else limit.limit,
         unit=limit.unit,
         period=PeriodRule.from_json(d["period"]) if "period" in d else limit.period,
         thresholds=thresholds(d["thresholds"]) if "thresholds" in d else limit.thresholds,
@@ -61,8 +60,8 @@ def usage_verified(facts: MemberFacts, event: LedgerEvent) -> None:
         Verification(
             event.event_id,
             event.position,
-            date.fromisoformat(d["as_of"]),
-            Decimal(d["used"]),
+            event.day("as_of"),
+            event.amount("used"),
             d["source"],
             d.get("reference"),
         )
@@ -71,13 +70,13 @@ def usage_verified(facts: MemberFacts, event: LedgerEvent) -> None:
 
 def coverage_started(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
-    facts.coverage.setdefault(d["payer_id"], []).append(Coverage(date.fromisoformat(d["date"])))
+    facts.coverage.setdefault(d["payer_id"], []).append(Coverage(event.day("date")))
 
 
 def coverage_ended(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
     spans = facts.coverage[d["payer_id"]]
-    spans[-1] = Coverage(spans[-1].start, date.fromisoformat(d["date"]))
+    spans[-1] = Coverage(spans[-1].start, event.day("date"))
 
 
 def schedule_defined(facts: MemberFacts, event: LedgerEvent) -> None:
@@ -87,13 +86,12 @@ def schedule_defined(facts: MemberFacts, event: LedgerEvent) -> None:
 
 def enrolled(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
-    end = d.get("end_date")
     facts.enrollments.append(
         Enrollment(
             d["member_id"],
             d["schedule_id"],
-            date.fromisoformat(d["start_date"]),
-            date.fromisoformat(end) if end else None,
+            event.day("start_date"),
+            event.day_or_none("end_date"),
             d.get("family_id"),
             event.position,
         )
@@ -102,7 +100,6 @@ def enrolled(facts: MemberFacts, event: LedgerEvent) -> None:
 
 def claim_adjudicated(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
-    release = d.get("release_date")
     facts.claims[d["claim_id"]] = Claim(
         claim_id=d["claim_id"],
         reference_number=d["reference_number"],
@@ -110,7 +107,7 @@ def claim_adjudicated(facts: MemberFacts, event: LedgerEvent) -> None:
         plan_type=d["plan_type"],
         billing_provider=d["billing_provider"],
         status=d["status"],
-        release_date=date.fromisoformat(release) if release else None,
+        release_date=event.day_or_none("release_date"),
         lines=tuple(ClaimLine.from_json(line) for line in d["lines"]),
         position=event.position,
         events=[event.event_id],
@@ -121,8 +118,7 @@ def claim_status_changed(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
     claim = facts.claims[d["claim_id"]]
     claim.status = d["status"]
-    if d.get("release_date") is not None:
-        claim.release_date = date.fromisoformat(d["release_date"])
+    claim.release_date = event.day_or_none("release_date") or claim.release_date
     claim.events.append(event.event_id)
 
 

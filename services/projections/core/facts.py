@@ -29,13 +29,40 @@ KeyId = tuple[str, str]
 
 @dataclass(frozen=True)
 class LedgerEvent:
-    """One recorded fact as the projections see it: normalized data, position and recorded time."""
+    """One recorded fact as the projections see it: normalized data, position and recorded time.
+
+    `data` is the stored JSON (dates and decimals as text). Its typed fields are decoded once per
+    event, when first asked for, by `day`, `amount` and their `_or_none` forms: the fold, the
+    negative-accrual causes and the scheduling check of one event share the parsed value instead
+    of each parsing the text again.
+    """
 
     position: int
     event_id: str
     type: str
     data: Mapping[str, Any]
     recorded_at: datetime
+    _typed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def day(self, name: str) -> date:
+        """The date field `name` (present: the event was validated)."""
+        value = self._typed.get(name)
+        if value is None:
+            value = self._typed[name] = date.fromisoformat(self.data[name])
+        return value
+
+    def day_or_none(self, name: str) -> date | None:
+        return self.day(name) if self.data.get(name) is not None else None
+
+    def amount(self, name: str) -> Decimal:
+        """The decimal field `name` (units, limits, used amounts; exact, never float)."""
+        value = self._typed.get(name)
+        if value is None:
+            value = self._typed[name] = Decimal(self.data[name])
+        return value
+
+    def amount_or_none(self, name: str) -> Decimal | None:
+        return self.amount(name) if self.data.get(name) is not None else None
 
 
 @dataclass(frozen=True)
@@ -183,9 +210,9 @@ def _granted(facts: MemberFacts, event: LedgerEvent) -> None:
         payer_id=d["payer_id"],
         service_code=d["service_code"],
         frequency=d["frequency"],
-        units=Decimal(d["units"]),
-        start_date=date.fromisoformat(d["start_date"]),
-        end_date=date.fromisoformat(d["end_date"]),
+        units=event.amount("units"),
+        start_date=event.day("start_date"),
+        end_date=event.day("end_date"),
     )
 
 
@@ -193,11 +220,9 @@ def _amended(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
     line = facts.lines[d["authorization_id"]]
     if d.get("units") is not None:
-        line.units = Decimal(d["units"])
-    if d.get("start_date") is not None:
-        line.start_date = date.fromisoformat(d["start_date"])
-    if d.get("end_date") is not None:
-        line.end_date = date.fromisoformat(d["end_date"])
+        line.units = event.amount("units")  # 0 is an amount, not a missing one
+    line.start_date = event.day_or_none("start_date") or line.start_date
+    line.end_date = event.day_or_none("end_date") or line.end_date
     line.covered_from = min(line.start_date, line.covered_from or line.start_date)
     line.covered_to = max(line.end_date, line.covered_to or line.end_date)
 
@@ -220,8 +245,8 @@ def _new_visit(facts: MemberFacts, event: LedgerEvent, status: str) -> Visit:
         member_id=d["member_id"],
         payer_id=d["payer_id"],
         service_code=d["service_code"],
-        service_date=date.fromisoformat(d["service_date"]),
-        units=Decimal(d["units"]),
+        service_date=event.day("service_date"),
+        units=event.amount("units"),
         authorization_number=d.get("authorization_number"),
         status=status,
         first_position=event.position,
@@ -238,10 +263,9 @@ def _scheduled(facts: MemberFacts, event: LedgerEvent) -> None:
 def _rescheduled(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
     visit = facts.visits[d["visit_id"]]
-    if d.get("service_date") is not None:
-        visit.service_date = date.fromisoformat(d["service_date"])
+    visit.service_date = event.day_or_none("service_date") or visit.service_date
     if d.get("units") is not None:
-        visit.units = Decimal(d["units"])
+        visit.units = event.amount("units")
     visit.events.append(event.event_id)
 
 
@@ -252,10 +276,9 @@ def _confirmed(facts: MemberFacts, event: LedgerEvent) -> None:
         visit = _new_visit(facts, event, "confirmed")
     else:
         visit.status = "confirmed"
-        if d.get("service_date") is not None:
-            visit.service_date = date.fromisoformat(d["service_date"])
+        visit.service_date = event.day_or_none("service_date") or visit.service_date
         if d.get("units") is not None:
-            visit.units = Decimal(d["units"])
+            visit.units = event.amount("units")
         if d.get("override") is not None:
             visit.override = d["override"]
     visit.events.append(event.event_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
 from services.projections.core.accumulation import (
     Allocation,
@@ -219,9 +218,9 @@ class MemberProjection:
         visit = self.facts.visits.get(event.data["visit_id"])
         if visit is not None:
             dates.append(visit.service_date)
-        day = event.data.get("service_date")
-        if day:
-            dates.append(date.fromisoformat(day))
+        day = event.day_or_none("service_date")
+        if day is not None:
+            dates.append(day)
         return min(dates) if dates else None
 
     def _upcoming_key(self, event: LedgerEvent) -> KeyId | None:
@@ -235,8 +234,8 @@ class MemberProjection:
             number = data.get("authorization_number")
         else:
             payer_id, code, number = visit.payer_id, visit.service_code, visit.authorization_number
-        day = data.get("service_date")
-        service_date = date.fromisoformat(day) if day else visit.service_date if visit else None
+        day = event.day_or_none("service_date")
+        service_date = day if day is not None else visit.service_date if visit else None
         if service_date is None:
             return None
         return match_visit(self.facts.lines.values(), payer_id, code, service_date, number)
@@ -299,14 +298,11 @@ def _is_reduction(facts: MemberFacts, event: LedgerEvent) -> bool:
     if event.type != "authorization.amended":
         return False
     line = facts.lines[event.data["authorization_id"]]
-    data = event.data
-    lower = data.get("units") is not None and Decimal(data["units"]) < line.units
-    later_start = data.get("start_date") is not None and (
-        date.fromisoformat(data["start_date"]) > line.start_date
-    )
-    earlier_end = data.get("end_date") is not None and (
-        date.fromisoformat(data["end_date"]) < line.end_date
-    )
+    units = event.amount_or_none("units")
+    start, end = event.day_or_none("start_date"), event.day_or_none("end_date")
+    lower = units is not None and units < line.units
+    later_start = start is not None and start > line.start_date
+    earlier_end = end is not None and end < line.end_date
     return lower or later_start or earlier_end
 
 
@@ -317,7 +313,7 @@ def _is_confirmation(facts: MemberFacts, event: LedgerEvent) -> bool:
     if event.type != "visit.rescheduled" or event.data.get("units") is None:
         return False
     visit = facts.visits[event.data["visit_id"]]
-    return visit.status == "confirmed" and Decimal(event.data["units"]) > visit.units
+    return visit.status == "confirmed" and event.amount("units") > visit.units
 
 
 def _cause(
