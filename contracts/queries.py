@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Role = Literal["writer", "reader", "subscriber", "supervisor", "admin"]
 
@@ -190,13 +190,45 @@ class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     roles: list[Role] = Field(min_length=1)
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="What the key is for, e.g. 'scheduling system'; shown in the key list.",
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the key stops working (with a UTC offset; in the future). "
+        "Without it the key works until revoked.",
+    )
 
 
 class ApiKeyOut(BaseModel):
-    key: str
+    key: str = Field(description="The secret, shown only in this answer: store it now.")
     key_id: str
     tenant: str
     roles: list[Role]
+    name: str | None
+    expires_at: datetime | None
+
+
+class ApiKeyInfo(BaseModel):
+    """A key as listed: everything but its secret."""
+
+    key_id: str
+    name: str | None
+    roles: list[Role]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="The last request made with the key (noted at most once a minute)."
+    )
+    revoked_at: datetime | None
+    status: Literal["active", "expired", "revoked"]
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyInfo]
 
 
 class ErrorDetail(BaseModel):

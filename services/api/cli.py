@@ -12,22 +12,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.api.settings import DEFAULT_DATABASE_URL
+from services.api.keys_cli import add_key_commands
+from services.api.settings import DATABASE_HELP, database_url
 from services.ledger.errors import LedgerError
 
 if TYPE_CHECKING:  # imported where used: the command starts fast
     from rich.console import Console
     from rich.progress import Progress
 
-DATABASE_HELP = (
-    "database URL: sqlite:///PATH (default "
-    f"{DEFAULT_DATABASE_URL}) or postgresql://USER@HOST:PORT/DB; "
-    "also the environment variable BENEFIT_LEDGER_DATABASE_URL"
-)
-
 
 def _database_url(value: str | None) -> str:
-    return value or os.environ.get("BENEFIT_LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    return database_url(value)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -44,17 +39,6 @@ def _serve(args: argparse.Namespace) -> int:
         settings.delivery_workers = False
     app = create_app(settings)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
-
-
-def _keys_create(args: argparse.Namespace) -> int:
-    from services.ledger.db import Database
-    from services.ledger.keys import create_key, parse_roles
-
-    database = Database(_database_url(args.database))
-    database.migrate()
-    key, _ = create_key(database, args.tenant, parse_roles(args.roles), datetime.now(UTC))
-    print(key)
     return 0
 
 
@@ -275,17 +259,7 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
 
-    keys = commands.add_parser("keys", help="manage API keys")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    create = key_commands.add_parser("create", help="create an API key; prints only the key")
-    create.add_argument("--tenant", required=True, help="the tenant the key belongs to")
-    create.add_argument(
-        "--roles",
-        required=True,
-        help="comma-separated roles: writer, reader, subscriber, supervisor, admin",
-    )
-    create.add_argument("--database", help=DATABASE_HELP)
-    create.set_defaults(run=_keys_create)
+    add_key_commands(commands)
 
     rebuild = commands.add_parser(
         "rebuild", help="rebuild the projections from the ledger and report what changed"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import anyio
 from fastapi import Depends, Request
 
+from services.ledger.codec import format_timestamp
 from services.ledger.db import Database
 from services.ledger.errors import (
     ForbiddenError,
@@ -19,8 +22,10 @@ from services.ledger.errors import (
     UnauthenticatedError,
 )
 from services.ledger.group_commit import Ledger
-from services.ledger.keys import Principal, hash_key
+from services.ledger.keys import Principal, hash_key, mark_used
 from services.projections.reads import Reader
+
+log = logging.getLogger("benefit_ledger.keys")
 
 
 class FeedNotifier:
@@ -62,8 +67,7 @@ class FeedNotifier:
             self._waiters.discard(waiter)
 
 
-KEY_CACHE_SECONDS = 10.0  # a found API key is trusted this long without asking the database
-KEY_CACHE_SIZE = 10_000
+KEY_USE_SECONDS = 60.0  # a key's last_used_at is written at most this often per process
 
 
 @dataclass
@@ -75,12 +79,37 @@ class Context:
     reader: Reader
     counters: dict[str, int] = field(default_factory=dict)
     notifier: FeedNotifier = field(default_factory=FeedNotifier)
-    # key hash -> (caller, monotonic expiry): keys are created, never edited; unknown keys are
-    # always looked up, so a new key works at once
-    known_keys: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    # key id -> when this process last wrote its last_used_at (monotonic)
+    key_uses: dict[str, float] = field(default_factory=dict)
+    _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.ledger.listeners.append(self.notifier.notify)
+
+    def key_used(self, key_id: str, now: datetime) -> None:
+        """Note the key's use in the database, at most once a minute, without delaying the
+        request (a failed write is logged: it never fails the request)."""
+        last = self.key_uses.get(key_id)
+        if last is not None and time.monotonic() - last < KEY_USE_SECONDS:
+            return
+        if len(self.key_uses) >= 10_000:
+            self.key_uses.clear()
+        self.key_uses[key_id] = time.monotonic()
+
+        def write() -> None:
+            connection = self.database.thread_connection()
+            with connection.transaction(write=True):
+                mark_used(connection, key_id, now)
+
+        async def run() -> None:
+            try:
+                await anyio.to_thread.run_sync(write)
+            except Exception:
+                log.warning("could not note the use of API key %s", key_id, exc_info=True)
+
+        task = asyncio.create_task(run())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + amount
@@ -92,25 +121,26 @@ def context(request: Request) -> Context:
 
 
 async def principal(request: Request, ctx: Context = Depends(context)) -> Principal:
+    """The caller of a key that exists, is not revoked and has not expired: asked of the
+    database on every request, so a revocation holds at once in every process."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise UnauthenticatedError("send Authorization: Bearer <api key>")
-    key_hash = hash_key(key.strip())
-    cached = ctx.known_keys.get(key_hash)
-    if cached is not None and cached[1] > time.monotonic():
-        return cached[0]
     rows = await ctx.reader.fetch(
-        "SELECT tenant, roles, key_id FROM api_keys WHERE key_hash = ?", (key_hash,)
+        "SELECT tenant, roles, key_id, expires_at, revoked_at FROM api_keys WHERE key_hash = ?",
+        (hash_key(key.strip()),),
     )
     if not rows:
         raise UnauthenticatedError("unknown API key")
-    tenant, roles, key_id = rows[0]
-    found = Principal(tenant, frozenset(roles.split(",")), key_id)
-    if len(ctx.known_keys) >= KEY_CACHE_SIZE:
-        ctx.known_keys.clear()
-    ctx.known_keys[key_hash] = (found, time.monotonic() + KEY_CACHE_SECONDS)
-    return found
+    tenant, roles, key_id, expires_at, revoked_at = rows[0]
+    now = utc_now()
+    if revoked_at is not None:
+        raise UnauthenticatedError(f"this API key was revoked at {revoked_at}")
+    if expires_at is not None and expires_at <= format_timestamp(now):
+        raise UnauthenticatedError(f"this API key expired at {expires_at}")
+    ctx.key_used(key_id, now)
+    return Principal(tenant, frozenset(roles.split(",")), key_id)
 
 
 def require(role: str) -> Callable[..., Awaitable[Principal]]:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./benefit-ledger.db"
+DATABASE_HELP = (
+    "database URL: sqlite:///PATH (default "
+    f"{DEFAULT_DATABASE_URL}) or postgresql://USER@HOST:PORT/DB; "
+    "also the environment variable BENEFIT_LEDGER_DATABASE_URL"
+)
+
+
+def database_url(value: str | None) -> str:
+    """The --database option, else BENEFIT_LEDGER_DATABASE_URL, else the SQLite default."""
+    return value or os.environ.get("BENEFIT_LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 class Settings(BaseSettings):

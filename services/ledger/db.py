@@ -17,7 +17,6 @@ from typing import Any
 import psycopg
 
 from services.ledger.errors import InfrastructureError
-from services.ledger.schema import SCHEMA_SQL, SCHEMA_VERSION
 
 Row = tuple[Any, ...]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -142,38 +141,11 @@ class Database:
         return connection
 
     def migrate(self) -> None:
-        """Create the schema of an empty database, or check that it is the current one."""
+        """Bring the schema up to this release's (services/ledger/migrations.py)."""
+        from services.ledger.migrations import migrate  # the migrations import Connection
+
         connection = self.connect()
         try:
-            with connection.transaction():
-                if self.dialect == "postgres":
-                    connection.execute("SELECT pg_advisory_xact_lock(727274)")
-                _refuse_older_schema(connection)
-                for statement in SCHEMA_SQL:
-                    connection.execute(statement)
-                rows = connection.execute("SELECT version FROM schema_version")
-                if not rows:
-                    connection.execute(
-                        "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
-                    )
+            migrate(connection)
         finally:
             connection.close()
-
-
-def _refuse_older_schema(connection: Connection) -> None:
-    """A database of schema 1 (one global order of positions) is not upgraded in place."""
-    exists = (
-        "SELECT to_regclass('schema_version') IS NOT NULL"
-        if connection.dialect == "postgres"
-        else "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'schema_version'"
-    )
-    if not connection.execute(exists)[0][0]:
-        return  # a new database
-    rows = connection.execute("SELECT version FROM schema_version")
-    if rows and int(rows[0][0]) < SCHEMA_VERSION:
-        raise InfrastructureError(
-            f"this database has schema version {rows[0][0]}, which numbered positions across all "
-            f"tenants; this release (schema {SCHEMA_VERSION}) numbers them per tenant and cannot "
-            "upgrade it in place: start a new database and import the events "
-            "(`benefit-ledger import`)"
-        )

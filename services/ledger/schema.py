@@ -73,10 +73,7 @@ WEBHOOK_SCHEMA_SQL: tuple[str, ...] = (
 # tail, which the stream's duplicate window drops by `Nats-Msg-Id`. Its key begins with the tenant
 # so the table can be distributed by tenant (Citus), like the derived events it follows.
 #
-# `tenant_leases`: per tenant and job `name` (a relay's stream, "tick"), which process does that
-# tenant's share of the job until when (services/ledger/leases.py). Several processes running
-# the same worker share the tenants instead of repeating each other's work. Timestamps are
-# fixed-width UTC text, like the rest of the schema, so they compare as strings.
+# `relay_leases` (schema 2, dropped by 3): one row per relay name, replaced by `tenant_leases`.
 RELAY_SCHEMA_SQL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS relay_checkpoints (
         tenant TEXT NOT NULL,
@@ -84,21 +81,20 @@ RELAY_SCHEMA_SQL: tuple[str, ...] = (
         sequence BIGINT NOT NULL,
         PRIMARY KEY (tenant, name)
     )""",
-    """CREATE TABLE IF NOT EXISTS tenant_leases (
-        tenant TEXT NOT NULL,
-        name TEXT NOT NULL,
+    """CREATE TABLE IF NOT EXISTS relay_leases (
+        name TEXT PRIMARY KEY,
         holder TEXT NOT NULL,
-        expires_at TEXT NOT NULL,
-        PRIMARY KEY (tenant, name)
+        expires_at TEXT NOT NULL
     )""",
 )
 
-SCHEMA_VERSION = 2  # 2: positions per tenant, tags; 1 had one global order
-
-SCHEMA_SQL = (
+# Schema 2 as the release that introduced it created it (positions per tenant, tags; schema 1
+# had one global order and is not upgraded). Never edit it: a change is a new migration
+# (services/ledger/migrations.py), so a database made by any release upgrades the same way.
+SCHEMA_V2 = (
     # every primary key and unique index begins with the tenant: the schema distributes by
-    # tenant (docs/architecture.md); api_keys and schema_version are the
-    # cluster-wide exceptions (reference tables)
+    # tenant (docs/architecture.md); api_keys and the migration records are the cluster-wide
+    # exceptions (reference tables)
     """CREATE TABLE IF NOT EXISTS ledger_events (
         tenant TEXT NOT NULL,
         position BIGINT NOT NULL,
@@ -204,6 +200,32 @@ SCHEMA_SQL = (
     )""",
     *WEBHOOK_SCHEMA_SQL,
     *RELAY_SCHEMA_SQL,
+)
+
+# 3: leases per tenant (services/ledger/leases.py). Per tenant and job `name` (a relay's
+# stream, "tick"): which process does that tenant's share of the job until when, so several
+# processes running the same worker share the tenants. Timestamps are fixed-width UTC text, so
+# they compare as strings. The cluster-wide relay lease goes (leases are transient: no rows to
+# carry over), and so does `schema_version`, replaced by `schema_migrations`.
+SCHEMA_V3 = (
+    """CREATE TABLE tenant_leases (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (tenant, name)
+    )""",
+    "DROP TABLE relay_leases",
+    "DROP TABLE schema_version",
+)
+
+# 4: the API key lifecycle: a name, an expiry, revocation and when the key was last used.
+SCHEMA_V4 = (
+    "ALTER TABLE api_keys ADD COLUMN name TEXT",
+    "ALTER TABLE api_keys ADD COLUMN expires_at TEXT",
+    "ALTER TABLE api_keys ADD COLUMN revoked_at TEXT",
+    "ALTER TABLE api_keys ADD COLUMN last_used_at TEXT",
+    "CREATE INDEX api_keys_tenant ON api_keys (tenant, created_at)",
 )
 
 READ_MODEL_TABLES = ("member_views", "accumulation_views", "visit_views", "projection_tracking")

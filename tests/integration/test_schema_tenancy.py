@@ -10,7 +10,7 @@ from services.ledger.db import Connection, Database
 
 REFERENCE_TABLES = {
     "api_keys": "looked up by the key's hash before the tenant is known",
-    "schema_version": "one row for the whole database",
+    "schema_migrations": "the migrations applied to the whole database",
 }
 
 

@@ -1,0 +1,156 @@
+"""Upgrading a database made by the previous release (schema 2, before migrations were recorded).
+
+The fixture (tests/fixtures/schema_v2.json, made by tests/fixtures/make_schema_v2.py from that
+release) is loaded into the schema-2 tables exactly as that release created them, then the
+current release migrates it: nothing is lost, nothing is emitted twice (the tick's marks came
+over), keys still work, and new events continue the tenants' positions and feeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.api.app import create_app
+from services.api.settings import Settings
+from services.ledger.db import Connection, Database
+from services.ledger.errors import InfrastructureError
+from services.ledger.migrations import LATEST, MIGRATIONS, applied_versions, migrate
+from services.ledger.schema import SCHEMA_V2
+from services.projections.runner import recalculate
+from services.projections.tick import tick
+from tests.conftest import fresh_postgres_database
+
+FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "schema_v2.json").read_text())
+TABLES: dict[str, Any] = FIXTURE["tables"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    server: str = request.getfixturevalue("postgres_server_url")
+    with fresh_postgres_database(server, "benefit_ledger_migrate") as url:
+        yield url
+
+
+def _made_by_the_previous_release(url: str) -> Database:
+    database = Database(url)
+    connection = database.connect()
+    try:
+        with connection.transaction():
+            for statement in SCHEMA_V2:
+                connection.execute(statement)
+            for table, content in TABLES.items():
+                connection.insert_rows(table, content["columns"], content["rows"])
+    finally:
+        connection.close()
+    return database
+
+
+def _count(connection: Connection, table: str) -> int:
+    return int(connection.execute(f"SELECT COUNT(*) FROM {table}")[0][0])
+
+
+def _tables(connection: Connection) -> set[str]:
+    sql = (
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        if connection.dialect == "postgres"
+        else "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )
+    return {str(row[0]) for row in connection.execute(sql)}
+
+
+async def test_a_database_of_the_previous_release_upgrades_without_loss_or_repeats(
+    empty_url: str,
+) -> None:
+    database = _made_by_the_previous_release(empty_url)
+    database.migrate()
+    database.migrate()  # a second start finds nothing to do
+    connection = database.connect()
+    try:
+        assert applied_versions(connection) == [m.version for m in MIGRATIONS]
+        tables = _tables(connection)
+        assert {"tenant_leases", "schema_migrations"} <= tables
+        assert not {"relay_leases", "schema_version"} & tables
+        for table in ("ledger_events", "ledger_tags", "derived_events", "alert_marks", "webhooks"):
+            assert _count(connection, table) == len(TABLES[table]["rows"]), table
+        # the rollovers of 2026-10-18 were emitted by the old release: not again
+        assert tick(database, date(2026, 10, 18)) == 0
+        assert _count(connection, "derived_events") == len(TABLES["derived_events"]["rows"])
+        assert recalculate(connection, "agency-a")[1] == 0  # (checked, corrected)
+    finally:
+        connection.close()
+
+    app = create_app(Settings(database_url=empty_url, delivery_workers=False))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ledger.test") as client:
+        auth = {"Authorization": f"Bearer {FIXTURE['keys']['agency-a']}"}
+        balance = await client.get(
+            "/v1/members/member-1/accumulations",
+            params={"as_of": "2026-10-17"},
+            headers=auth,
+        )
+        assert balance.status_code == 200, balance.text
+        answer = await client.post(
+            "/v1/events",
+            json={
+                "events": [
+                    {
+                        "id": "7d1c1a8e-5b0e-4a53-9d3c-3f1d2e000001",
+                        "type": "visit.confirmed",
+                        "data": {
+                            "visit_id": "after-upgrade",
+                            "member_id": "member-2",
+                            "payer_id": "payer-1",
+                            "service_code": "97110",
+                            "service_date": "2026-10-13",
+                            "units": "1",
+                        },
+                    }
+                ]
+            },
+            headers=auth,
+        )
+        assert answer.status_code == 200, answer.text
+        old_positions = [r for r in TABLES["ledger_events"]["rows"] if r[0] == "agency-a"]
+        assert answer.json()["results"][0]["position"] == len(old_positions) + 1
+    await app.state.context.reader.close()
+
+
+def test_a_new_database_gets_every_migration_once(empty_url: str) -> None:
+    connection = Database(empty_url).connect()
+    try:
+        assert [m.version for m in migrate(connection)] == [m.version for m in MIGRATIONS]
+        assert migrate(connection) == []
+        assert applied_versions(connection)[-1] == LATEST
+    finally:
+        connection.close()
+
+
+def test_schema_1_and_a_newer_schema_are_refused(empty_url: str) -> None:
+    connection = Database(empty_url).connect()
+    try:
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version (version) VALUES (1)")
+        with pytest.raises(InfrastructureError, match="import the events"):
+            migrate(connection)
+        connection.execute("UPDATE schema_version SET version = 2")
+        for statement in SCHEMA_V2:
+            connection.execute(statement)
+        migrate(connection)
+        connection.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'later', 'x')",
+            (LATEST + 1,),
+        )
+        with pytest.raises(InfrastructureError, match="newer than this release"):
+            migrate(connection)
+    finally:
+        connection.close()
