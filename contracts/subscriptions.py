@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.queries import NegativeAccrualOut
 
@@ -62,3 +62,16 @@ class DerivedEvent(BaseModel):
 class FeedPage(BaseModel):
     items: list[DerivedEvent]
     next_after: int
+
+
+class StreamTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expires_in: int = Field(
+        default=600, ge=10, le=3600, description="Seconds the token can open the stream."
+    )
+
+
+class StreamTokenOut(BaseModel):
+    token: str = Field(description="Pass as ?token= to GET /v1/feeds/events/stream.")
+    expires_at: datetime

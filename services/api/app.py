@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     app.state.context = ctx
+    app.state.settings = settings
     errors.install(app)
     routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
     for module in (*routers, ledger, feeds, webhooks, ops):

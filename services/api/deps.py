@@ -6,9 +6,10 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import anyio
 from fastapi import Depends, Request
@@ -22,7 +23,13 @@ from services.ledger.errors import (
     UnauthenticatedError,
 )
 from services.ledger.group_commit import Ledger
-from services.ledger.keys import Principal, hash_key, mark_used
+from services.ledger.keys import (
+    Principal,
+    hash_key,
+    mark_used,
+    parse_stream_token,
+    stream_token_valid,
+)
 from services.projections.reads import Reader
 
 log = logging.getLogger("benefit_ledger.keys")
@@ -120,20 +127,12 @@ def context(request: Request) -> Context:
     return found
 
 
-async def principal(request: Request, ctx: Context = Depends(context)) -> Principal:
-    """The caller of a key that exists, is not revoked and has not expired: asked of the
-    database on every request, so a revocation holds at once in every process."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise UnauthenticatedError("send Authorization: Bearer <api key>")
-    rows = await ctx.reader.fetch(
-        "SELECT tenant, roles, key_id, expires_at, revoked_at FROM api_keys WHERE key_hash = ?",
-        (hash_key(key.strip()),),
-    )
-    if not rows:
-        raise UnauthenticatedError("unknown API key")
-    tenant, roles, key_id, expires_at, revoked_at = rows[0]
+KEY_COLUMNS = "tenant, roles, key_id, expires_at, revoked_at"
+
+
+def _caller(ctx: Context, row: Sequence[Any]) -> Principal:
+    """The caller of a key row that is neither revoked nor expired (else 401)."""
+    tenant, roles, key_id, expires_at, revoked_at = row[:5]
     now = utc_now()
     if revoked_at is not None:
         raise UnauthenticatedError(f"this API key was revoked at {revoked_at}")
@@ -143,8 +142,45 @@ async def principal(request: Request, ctx: Context = Depends(context)) -> Princi
     return Principal(tenant, frozenset(roles.split(",")), key_id)
 
 
-def require(role: str) -> Callable[..., Awaitable[Principal]]:
-    async def check(caller: Principal = Depends(principal)) -> Principal:
+async def principal(request: Request, ctx: Context = Depends(context)) -> Principal:
+    """The caller of a key that exists, is not revoked and has not expired: asked of the
+    database on every request, so a revocation holds at once in every process."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise UnauthenticatedError("send Authorization: Bearer <api key>")
+    rows = await ctx.reader.fetch(
+        f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (hash_key(key.strip()),)
+    )
+    if not rows:
+        raise UnauthenticatedError("unknown API key")
+    return _caller(ctx, rows[0])
+
+
+async def stream_principal(request: Request, ctx: Context = Depends(context)) -> Principal:
+    """The key of the Authorization header, or else of a stream token in `?token=` (for a
+    browser's EventSource, which cannot send headers; POST /v1/feeds/stream-tokens)."""
+    token = request.query_params.get("token")
+    if token is None or request.headers.get("authorization"):
+        return await principal(request, ctx)
+    parsed = parse_stream_token(token)
+    if parsed is None:
+        raise UnauthenticatedError("the stream token is malformed")
+    key_id, expires, signature = parsed
+    if expires <= time.time():
+        raise UnauthenticatedError("the stream token expired: ask for a new one")
+    rows = await ctx.reader.fetch(
+        f"SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE key_id = ?", (key_id,)
+    )
+    if not rows or not stream_token_valid(rows[0][5], key_id, expires, signature):
+        raise UnauthenticatedError("the stream token is not valid")
+    return _caller(ctx, rows[0])
+
+
+def require(
+    role: str, identify: Callable[..., Awaitable[Principal]] = principal
+) -> Callable[..., Awaitable[Principal]]:
+    async def check(caller: Principal = Depends(identify)) -> Principal:
         if not caller.has(role):
             raise ForbiddenError(f"this needs the {role} role")
         return caller

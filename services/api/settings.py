@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./benefit-ledger.db"
@@ -29,3 +30,5 @@ class Settings(BaseSettings):
     # serve runs the delivery workers (webhooks) and the period tick beside the API
     delivery_workers: bool = True
     tick_interval_seconds: float = 300.0  # how often serve runs the period tick; 0 turns it off
+    # an idle event stream sends a comment this often, so proxies keep it open
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)

@@ -7,7 +7,9 @@ every process. `last_used_at` is written at most once a minute per key.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
@@ -172,3 +174,34 @@ def mark_used(connection: Connection, key_id: str, now: datetime) -> None:
     connection.execute(
         "UPDATE api_keys SET last_used_at = ? WHERE key_id = ?", (format_timestamp(now), key_id)
     )
+
+
+STREAM_TOKEN_PREFIX = "st1"
+
+
+def _stream_signature(key_hash: str, key_id: str, expires: int) -> str:
+    digest = hmac.new(
+        key_hash.encode(), f"{STREAM_TOKEN_PREFIX}.{key_id}.{expires}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def stream_token(key_hash: str, key_id: str, expires: int) -> str:
+    """A token for the event stream only, for clients that cannot send headers (a browser's
+    EventSource): the key's id, an expiry (Unix seconds) and an HMAC keyed by the key's stored
+    hash. Nothing is stored: it is checked against the key's row, so revoking the key ends it."""
+    return (
+        f"{STREAM_TOKEN_PREFIX}.{key_id}.{expires}.{_stream_signature(key_hash, key_id, expires)}"
+    )
+
+
+def parse_stream_token(token: str) -> tuple[str, int, str] | None:
+    """(key_id, expires, signature) of a well-formed token, else None."""
+    parts = token.split(".")
+    if len(parts) != 4 or parts[0] != STREAM_TOKEN_PREFIX or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2]), parts[3]
+
+
+def stream_token_valid(key_hash: str, key_id: str, expires: int, signature: str) -> bool:
+    return hmac.compare_digest(_stream_signature(key_hash, key_id, expires), signature)

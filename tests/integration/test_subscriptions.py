@@ -253,3 +253,36 @@ async def test_feeds_need_the_subscriber_role_and_stay_in_the_tenant(
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["details"][0]["field"] == "limit"
+
+
+async def test_a_stream_token_opens_the_stream_for_a_browser_and_ends_with_its_key(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await post_events(client, tenant, _renamed(weekly_example(_first_sunday(6))))
+    issued = await client.post(
+        "/v1/feeds/stream-tokens", json={"expires_in": 60}, headers=tenant.auth("subscriber")
+    )
+    assert issued.status_code == 201, issued.text
+    token = issued.json()["token"]
+    expires_at = datetime.fromisoformat(issued.json()["expires_at"])
+    assert 50 <= (expires_at - datetime.now(UTC)).total_seconds() <= 61
+
+    opened = await client.get("/v1/feeds/events/stream", params={"token": token, "limit": 2})
+
+    assert opened.status_code == 200
+    assert [int(f["id"]) for f in _sse(opened.text)] == [1, 2]
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for bad in (tampered, "st1.nope.1.x", "garbage"):
+        refused = await client.get("/v1/feeds/events/stream", params={"token": bad, "limit": 1})
+        assert refused.status_code == 401, bad
+    # the token opens the stream only
+    assert (await client.get("/v1/feeds/events", params={"token": token})).status_code == 401
+    # a reader key cannot ask for one; revoking the subscriber's key ends its tokens
+    refused = await client.post("/v1/feeds/stream-tokens", headers=tenant.auth("reader"))
+    assert refused.status_code == 403
+    keys = (await client.get("/v1/api-keys", headers=tenant.auth("admin"))).json()["items"]
+    key_id = token.split(".")[1]
+    assert key_id in [k["key_id"] for k in keys]
+    await client.delete(f"/v1/api-keys/{key_id}", headers=tenant.auth("admin"))
+    gone = await client.get("/v1/feeds/events/stream", params={"token": token, "limit": 1})
+    assert gone.status_code == 401
