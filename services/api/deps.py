@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 from fastapi import Depends, Request
 
+from services.api.metrics import Metrics
 from services.ledger.db import Database
 from services.ledger.errors import (
     ForbiddenError,
@@ -68,12 +69,12 @@ KEY_CACHE_SIZE = 10_000
 
 @dataclass
 class Context:
-    """What every request shares: the database, the writer, the async reader and counters."""
+    """What every request shares: the database, the writer, the async reader and metrics."""
 
     database: Database
     ledger: Ledger
     reader: Reader
-    counters: dict[str, int] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
     notifier: FeedNotifier = field(default_factory=FeedNotifier)
     # key hash -> (caller, monotonic expiry): keys are created, never edited; unknown keys are
     # always looked up, so a new key works at once
@@ -81,9 +82,6 @@ class Context:
 
     def __post_init__(self) -> None:
         self.ledger.listeners.append(self.notifier.notify)
-
-    def count(self, name: str, amount: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + amount
 
 
 def context(request: Request) -> Context:
@@ -99,6 +97,7 @@ async def principal(request: Request, ctx: Context = Depends(context)) -> Princi
     key_hash = hash_key(key.strip())
     cached = ctx.known_keys.get(key_hash)
     if cached is not None and cached[1] > time.monotonic():
+        request.state.tenant = cached[0].tenant  # for the access log line
         return cached[0]
     rows = await ctx.reader.fetch(
         "SELECT tenant, roles, key_id FROM api_keys WHERE key_hash = ?", (key_hash,)
@@ -106,6 +105,7 @@ async def principal(request: Request, ctx: Context = Depends(context)) -> Princi
     if not rows:
         raise UnauthenticatedError("unknown API key")
     tenant, roles, key_id = rows[0]
+    request.state.tenant = tenant
     found = Principal(tenant, frozenset(roles.split(",")), key_id)
     if len(ctx.known_keys) >= KEY_CACHE_SIZE:
         ctx.known_keys.clear()
