@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.api import errors
 from services.api.deps import Context
+from services.api.middleware import RequestObservability
 from services.api.routers import (
     accumulations,
     admin,
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         stop = asyncio.Event()
         tasks = []
         if settings.delivery_workers:
-            tasks.append(asyncio.create_task(WebhookWorker(database).run(stop)))
+            worker = WebhookWorker(database, metrics=ctx.metrics)
+            tasks.append(asyncio.create_task(worker.run(stop)))
             if settings.tick_interval_seconds > 0:
                 tasks.append(
                     asyncio.create_task(tick_schedule(ctx, settings.tick_interval_seconds, stop))
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.context = ctx
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(RequestObservability, metrics=ctx.metrics)
     routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
     for module in (*routers, ledger, feeds, webhooks, ops):
         app.include_router(module.router)

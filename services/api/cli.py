@@ -25,12 +25,34 @@ def _database_url(value: str | None) -> str:
     return database_url(value)
 
 
+def _configure_logs(args: argparse.Namespace, default_format: str) -> None:
+    """Logging for the commands that run workers (serve, relay, tick): see docs/operations.md."""
+    from services.api.logs import configure_logging, log_format_from
+
+    try:
+        log_format = log_format_from(args.log_format, default_format)
+    except ValueError as error:
+        raise SystemExit(f"benefit-ledger: {error}") from error
+    configure_logging(log_format, getattr(args, "log_level", "info"))
+
+
+def _add_log_format(command: argparse.ArgumentParser, default_format: str) -> None:
+    command.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        help=f"log lines as JSON objects or text (default: BENEFIT_LEDGER_LOG_FORMAT, "
+        f"else {default_format})",
+    )
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.api.app import create_app
     from services.api.settings import Settings
+    from services.api.tracing import setup_tracing
 
+    _configure_logs(args, "json")
     settings = Settings(database_url=_database_url(args.database))
     # the writer threads hold the interpreter for CPU-bound projection steps; handing it over
     # every millisecond instead of every 5 keeps queries answering under write load
@@ -38,7 +60,16 @@ def _serve(args: argparse.Namespace) -> int:
     if args.no_workers:
         settings.delivery_workers = False
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    setup_tracing(app)
+    # logging as configured above; the access log is the app's (route templates, not paths)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=None,
+        access_log=False,
+    )
     return 0
 
 
@@ -215,20 +246,26 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _tick(args: argparse.Namespace) -> int:
+    import logging
+
+    from services.api.logs import say
     from services.ledger.db import Database
     from services.projections.tick import tick
 
+    _configure_logs(args, "text")
     database = Database(_database_url(args.database))
     database.migrate()
     today = date.fromisoformat(args.date) if args.date else None
     emitted = tick(database, today)
-    print(f"tick: {emitted} balance.changed event(s) for new periods", file=sys.stderr)
+    message = f"tick: {emitted} balance.changed event(s) for new periods"
+    say(logging.getLogger("benefit_ledger.tick"), message)
     return 0
 
 
 def _relay(args: argparse.Namespace) -> int:
     from services.api.relay.command import run_relay
 
+    _configure_logs(args, "text")
     return run_relay(
         _database_url(args.database),
         args.nats,
@@ -252,6 +289,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--database", help=DATABASE_HELP)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _add_log_format(serve, "json")
     serve.add_argument(
         "--no-workers",
         action="store_true",
@@ -297,6 +335,7 @@ def parser() -> argparse.ArgumentParser:
     )
     tick.add_argument("--database", help=DATABASE_HELP)
     tick.add_argument("--date", help="the day to tick for (YYYY-MM-DD, default today in UTC)")
+    _add_log_format(tick, "text")
     tick.set_defaults(run=_tick)
 
     relay = commands.add_parser(
@@ -319,6 +358,7 @@ def parser() -> argparse.ArgumentParser:
         default=0.5,
         help="seconds between looks for new events (default %(default)s)",
     )
+    _add_log_format(relay, "text")
     relay.set_defaults(run=_relay)
 
     demo = commands.add_parser(

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 from fastapi import Depends, Request
 
+from services.api.metrics import Metrics
 from services.ledger.codec import format_timestamp
 from services.ledger.db import Database
 from services.ledger.errors import (
@@ -79,12 +80,12 @@ KEY_USE_SECONDS = 60.0  # a key's last_used_at is written at most this often per
 
 @dataclass
 class Context:
-    """What every request shares: the database, the writer, the async reader and counters."""
+    """What every request shares: the database, the writer, the async reader and metrics."""
 
     database: Database
     ledger: Ledger
     reader: Reader
-    counters: dict[str, int] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
     notifier: FeedNotifier = field(default_factory=FeedNotifier)
     # key id -> when this process last wrote its last_used_at (monotonic)
     key_uses: dict[str, float] = field(default_factory=dict)
@@ -117,9 +118,6 @@ class Context:
         task = asyncio.create_task(run())
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
-
-    def count(self, name: str, amount: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + amount
 
 
 def context(request: Request) -> Context:
@@ -154,7 +152,9 @@ async def principal(request: Request, ctx: Context = Depends(context)) -> Princi
     )
     if not rows:
         raise UnauthenticatedError("unknown API key")
-    return _caller(ctx, rows[0])
+    caller = _caller(ctx, rows[0])
+    request.state.tenant = caller.tenant  # for the access log line
+    return caller
 
 
 async def stream_principal(request: Request, ctx: Context = Depends(context)) -> Principal:
@@ -174,7 +174,9 @@ async def stream_principal(request: Request, ctx: Context = Depends(context)) ->
     )
     if not rows or not stream_token_valid(rows[0][5], key_id, expires, signature):
         raise UnauthenticatedError("the stream token is not valid")
-    return _caller(ctx, rows[0])
+    caller = _caller(ctx, rows[0])
+    request.state.tenant = caller.tenant
+    return caller
 
 
 def require(

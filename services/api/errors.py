@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.middleware import route_template
 from services.ledger.errors import (
     ConcurrencyConflictError,
     ConditionFailedError,
@@ -83,8 +84,16 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "an unexpected error; it was logged", [])
+    # this runs outside the request's logging context: the middleware left the id in the scope
+    request_id = getattr(request.state, "request_id", None)
+    route = route_template(request.scope)  # the raw path may name a member
+    log.exception(
+        "unexpected error on %s %s", request.method, route, extra={"request_id": request_id}
+    )
+    response = error_response(500, "internal_error", "an unexpected error; it was logged", [])
+    if request_id is not None:
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import anyio
@@ -22,9 +23,13 @@ async def tick_schedule(ctx: Context, interval: float, stop: asyncio.Event) -> N
     while not stop.is_set():
         try:
             emitted = await anyio.to_thread.run_sync(lambda: tick(ctx.database))
-            if emitted:
-                ctx.notifier.notify()
         except Exception:
+            ctx.metrics.count_tick(None, time.time())
             log.exception("the period tick failed; it runs again at the next interval")
+        else:
+            ctx.metrics.count_tick(emitted, time.time())
+            if emitted:
+                log.info("the period tick emitted events", extra={"events_emitted": emitted})
+                ctx.notifier.notify()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ def _describe(info: StreamInfo, options: RelayOptions) -> None:
     if window < MIN_SAFE_WINDOW_SECONDS:
         say(
             f"relay: warning: a duplicate window under {MIN_SAFE_WINDOW_SECONDS:g} s may store "
-            "the events re-sent after a crash twice"
+            "the events re-sent after a crash twice",
+            logging.WARNING,
         )
 
 
@@ -122,7 +124,8 @@ async def _loop(
             say(_progress(options.stream, stats))
         failures = failures + 1 if error else 0
         if error and reason(error) != last_error:
-            say(f"relay: {reason(error)}" + ("" if options.once else "; retrying"))
+            retrying = "" if options.once else "; retrying"
+            say(f"relay: {reason(error)}{retrying}", logging.WARNING)
         last_error = reason(error) if error else ""
         if options.once:
             return 1 if error else 0
@@ -137,14 +140,20 @@ async def _relay(connection: Connection, nats_url: str, options: RelayOptions) -
     try:
         nc = await connect_nats(nats_url)
     except NatsUnreachable as error:
-        say(f"benefit-ledger relay: cannot reach NATS at {redact_url(nats_url)}: {error}")
+        say(
+            f"benefit-ledger relay: cannot reach NATS at {redact_url(nats_url)}: {error}",
+            logging.ERROR,
+        )
         return 2
     try:
         js = nc.jetstream()
         try:
             info = await ensure_stream(js, options.stream, options.prefix)
         except (nats.errors.Error, StreamMismatch, ValueError) as error:
-            say(f"benefit-ledger relay: cannot use stream {options.stream}: {reason(error)}")
+            say(
+                f"benefit-ledger relay: cannot use stream {options.stream}: {reason(error)}",
+                logging.ERROR,
+            )
             return 2
         _describe(info, options)
         stop = _stop_on_signals()

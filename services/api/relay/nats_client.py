@@ -1,16 +1,19 @@
 """The relay's NATS connection: a first attempt that fails fast and says why, then reconnects.
 
-Also the relay's voice: its messages go to stderr, one line each, with errors that have a reason.
+Also the relay's voice: its messages go to stderr, one line each (one JSON log record each when
+the process logs JSON), with errors that have a reason.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-import sys
 
 import nats
 import nats.errors
 from nats.aio.client import Client as NATS
+
+from services.api import logs
 
 CONNECT_TIMEOUT_SECONDS = 3
 _USERINFO = re.compile(r"(^|//|,)[^/@,]*@")
@@ -25,9 +28,12 @@ class NatsUnreachable(Exception):
     """The first connection attempt failed; the message says why."""
 
 
-def say(message: str) -> None:
+log = logging.getLogger("benefit_ledger.relay")
+
+
+def say(message: str, level: int = logging.INFO) -> None:
     """One line to stderr, flushed at once: the relay runs under systemd and cron."""
-    print(message, file=sys.stderr, flush=True)
+    logs.say(log, message, level)
 
 
 def reason(error: BaseException) -> str:
@@ -75,11 +81,11 @@ async def connect_nats(url: str) -> NATS:
     link: list[NATS] = []
 
     async def report(error: Exception) -> None:
-        say(f"relay: NATS: {reason(error)}")
+        say(f"relay: NATS: {reason(error)}", logging.WARNING)
 
     async def disconnected() -> None:
         if link and not link[0].is_closed:  # closing on purpose calls this too
-            say("relay: disconnected from NATS; reconnecting")
+            say("relay: disconnected from NATS; reconnecting", logging.WARNING)
 
     async def reconnected() -> None:
         say("relay: reconnected to NATS")

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.api.deps import Context, context, utc_now
 from services.ledger.codec import parse_timestamp
@@ -68,26 +68,53 @@ async def readyz(ctx: Context = Depends(context)) -> JSONResponse:
 Gauge = int | float  # event counts and seconds of lag: never units or money
 
 
+# the stream the relay command publishes to unless told otherwise: its lag is shown even before
+# a relay ran (a relay that never started lags by every derived event)
+DEFAULT_RELAY_STREAM = "BENEFIT_LEDGER"
+
+
+async def _relay_lag(ctx: Context) -> dict[str, int]:
+    """Per relay stream, the derived events not yet acknowledged by it, all tenants. The last
+    sequence per tenant is an index lookup (tenants are few, derived events many)."""
+    rows = await ctx.reader.fetch(
+        "SELECT n.name, COALESCE(SUM(d.last - COALESCE(c.sequence, 0)), 0) "
+        "FROM (SELECT h.tenant, (SELECT MAX(e.sequence) FROM derived_events e "
+        "WHERE e.tenant = h.tenant) AS last FROM ledger_heads h) d "
+        "CROSS JOIN (SELECT DISTINCT name FROM relay_checkpoints UNION SELECT ?) n "
+        "LEFT JOIN relay_checkpoints c ON c.tenant = d.tenant AND c.name = n.name "
+        "WHERE d.last IS NOT NULL GROUP BY n.name",
+        (DEFAULT_RELAY_STREAM,),
+    )
+    lag = {str(name): int(events) for name, events in rows}
+    return lag or {DEFAULT_RELAY_STREAM: 0}
+
+
 class _Scrape:
     """One scrape's figures as a prometheus-client collector (read from the database per scrape,
     so every process answers the same ledger-wide numbers)."""
 
-    def __init__(self, figures: list[tuple[str, str, Gauge]], counters: dict[str, int]) -> None:
+    def __init__(self, figures: list[tuple[str, str, Gauge]], relay_lag: dict[str, int]) -> None:
         self.figures = figures
-        self.counters = counters
+        self.relay_lag = relay_lag
 
     def collect(self) -> Iterator[Metric]:
         for name, description, value in self.figures:
             yield GaugeMetricFamily(f"benefit_ledger_{name}", description, value=value)
-        for name, count in sorted(self.counters.items()):
-            yield CounterMetricFamily(
-                f"benefit_ledger_{name}", f"{name.replace('_', ' ')} by this process", value=count
-            )
+        relay = GaugeMetricFamily(
+            "benefit_ledger_relay_lag_events",
+            "Derived events the relay has not published yet, by stream, all tenants.",
+            labels=["stream"],
+        )
+        for stream, events in sorted(self.relay_lag.items()):
+            relay.add_metric([stream], events)
+        yield relay
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(ctx: Context = Depends(context)) -> Response:
+    """The ledger-wide figures of this scrape, then this process's own metrics."""
     recorded, projected, lagging, age_s = await _positions(ctx)
+    relay_lag = await _relay_lag(ctx)
     registry = CollectorRegistry(auto_describe=False)
     figures: list[tuple[str, str, Gauge]] = [
         ("events", "Events in the ledger, all tenants.", recorded),
@@ -99,5 +126,6 @@ async def metrics(ctx: Context = Depends(context)) -> Response:
         ("tenants_lagging", "Tenants whose projections are behind.", lagging),
         ("projection_lag_seconds", "Age of the oldest event not reflected yet.", age_s),
     ]
-    registry.register(_Scrape(figures, dict(ctx.counters)))
+    registry.register(_Scrape(figures, relay_lag))
+    registry.register(ctx.metrics.registry)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from services.api.metrics import Metrics
 from services.api.webhooks import store
 from services.api.webhooks.delivery import MAX_TIMEOUT, Outcome, Sender, utc_now
 from services.api.webhooks.schedule import DEFAULT_RETRY_DELAYS, RetrySchedule, disable
@@ -66,7 +67,8 @@ class WebhookWorker:
     """Delivers derived events to webhooks; `run` until stopped, or `run_once` in tests.
 
     `retry_delays` and `jitter` make the RetrySchedule; `timeout`, `client` and `allow_private`
-    the Sender (`allow_private` None reads the setting at every attempt).
+    the Sender (`allow_private` None reads the setting at every attempt). Attempts are counted in
+    `metrics` (the app's; by default a registry of the worker's own).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class WebhookWorker:
         lease_seconds: float | None = None,
         max_concurrency: int = 32,
         allow_private: bool | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         lease = lease_seconds if lease_seconds is not None else timeout + 30.0
         _check_settings(retry_delays, timeout, lease)
@@ -92,6 +95,7 @@ class WebhookWorker:
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease)
         self.max_concurrency = max(1, max_concurrency)
+        self.metrics = metrics or Metrics()
         self._db = ThreadedConnection(database)
         self._active: dict[WebhookKey, asyncio.Task[int]] = {}
 
@@ -281,6 +285,7 @@ class WebhookWorker:
             next_attempt_at=format_timestamp(next_at) if next_at else None,
         )
         await self._write(lambda c: store.record(c, claim.endpoint, self.worker_id, attempt))
+        self.metrics.count_webhook_attempt(result, outcome.status_code)
 
     async def _send(self, claim: Claim, item: dict[str, Any]) -> Outcome:
         """One signed POST of the event, after renewing the lease (which outlives the send)."""
