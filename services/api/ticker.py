@@ -21,8 +21,8 @@ async def tick_schedule(ctx: Context, interval: float, stop: asyncio.Event) -> N
     """Tick now and then every `interval` seconds until `stop`; a failure is logged, not fatal."""
     while not stop.is_set():
         try:
-            emitted = await anyio.to_thread.run_sync(lambda: tick(ctx.database))
-            if emitted:
+            result = await anyio.to_thread.run_sync(lambda: tick(ctx.database))
+            if result.emitted_total:
                 ctx.notifier.notify()
         except Exception:
             log.exception("the period tick failed; it runs again at the next interval")
