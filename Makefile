@@ -1,22 +1,38 @@
 # Two commands set everything up: `make run` and `make test`.
+# `make run` installs what serving needs (the package and its runtime dependencies) into .venv;
+# `make test` and the other targets add the `dev` extra (pytest, ruff, mypy, ...).
+#   make run PORT=8080 DATABASE_URL=postgresql://postgres@127.0.0.1:5432/benefit_ledger
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
-DATABASE_URL ?= sqlite:///./benefit-ledger.db
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# the environment's BENEFIT_LEDGER_DATABASE_URL when set, else a SQLite file here
+DATABASE_URL ?= $(or $(BENEFIT_LEDGER_DATABASE_URL),sqlite:///./benefit-ledger.db)
 
-.PHONY: install run test lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-import bench-queries bench-rebuild clean
+.PHONY: install install-runtime run test lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-import bench-queries bench-rebuild clean
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+install-runtime: $(RUNTIME_STAMP)
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-run: install
-	$(BIN)/benefit-ledger serve --host 127.0.0.1 --port 8000 --database $(DATABASE_URL)
+$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+# the dev extra includes the runtime dependencies: one install serves both stamps
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP) $(RUNTIME_STAMP)
+
+run: install-runtime
+	$(BIN)/benefit-ledger serve --host '$(HOST)' --port '$(PORT)' --database '$(DATABASE_URL)'
 
 lint: install
 	$(BIN)/ruff check services contracts tests bench

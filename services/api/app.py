@@ -18,6 +18,7 @@ from services.api.routers import (
     claims_accumulators,
     events,
     feeds,
+    home,
     ledger,
     ops,
     reports,
@@ -76,4 +77,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
     for module in (*routers, ledger, feeds, webhooks, ops):
         app.include_router(module.router)
+    app.include_router(home.router)
     return app

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from services.api.command_output import plural, rebuild_summary, tick_summary, unknown_tenant
 from services.api.keys_cli import add_key_commands
 from services.api.settings import DATABASE_HELP, database_url
 from services.ledger.errors import LedgerError
@@ -19,6 +20,10 @@ from services.ledger.errors import LedgerError
 if TYPE_CHECKING:  # imported where used: the command starts fast
     from rich.console import Console
     from rich.progress import Progress
+
+
+# commands that may start a new SQLite ledger; every other command with --database needs one
+MAY_CREATE_LEDGER = frozenset({"serve", "import"})
 
 
 def _database_url(value: str | None) -> str:
@@ -42,6 +47,25 @@ def _add_log_format(command: argparse.ArgumentParser, default_format: str) -> No
         choices=["json", "text"],
         help=f"log lines as JSON objects or text (default: BENEFIT_LEDGER_LOG_FORMAT, "
         f"else {default_format})",
+    )
+
+
+def _missing_ledger(args: argparse.Namespace) -> str | None:
+    """Why the command may not run: its SQLite file does not exist (a typo in the path would
+    otherwise create an empty ledger and, say, a key nobody's server knows). None when it may."""
+    from services.ledger.db import sqlite_path
+
+    if not hasattr(args, "database") or args.command in MAY_CREATE_LEDGER:
+        return None
+    url = _database_url(args.database)
+    if not url.startswith("sqlite:"):
+        return None
+    path = sqlite_path(url)
+    if path in ("", ":memory:") or Path(path).exists():
+        return None
+    return (
+        f"benefit-ledger: no ledger at {Path(path).resolve()} ({url}): check the path; "
+        "`benefit-ledger serve` or `import` creates a new one"
     )
 
 
@@ -103,6 +127,13 @@ def _rebuild(args: argparse.Namespace) -> int:
         workers = 1
     connection = database.connect()
     try:
+        sizes = _ledger_sizes(connection)
+        if args.tenant is not None and args.tenant not in sizes:
+            unknown = unknown_tenant(args.tenant, database.url, sizes)
+            print(f"benefit-ledger: {unknown}", file=sys.stderr)
+            return 2
+        if args.tenant is not None:
+            sizes = {args.tenant: sizes[args.tenant]}
         if args.from_scratch:
             with connection.transaction(write=True):
                 tenants = [args.tenant] if args.tenant else _tenants(connection)
@@ -110,7 +141,8 @@ def _rebuild(args: argparse.Namespace) -> int:
                 truncate_read_models(connection, args.tenant)
         total = len(members_of(connection, args.tenant))
         with _progress(console) as progress:
-            task = progress.add_task(f"replaying members ({workers} workers)", total=total)
+            title = f"replaying members ({plural(workers, 'worker')})"
+            task = progress.add_task(title, total=total)
             advance = lambda n: progress.advance(task, n)  # noqa: E731
             if workers > 1:
                 checked, corrected = recalculate_in_parallel(
@@ -121,8 +153,17 @@ def _rebuild(args: argparse.Namespace) -> int:
         _track_ledger_end(connection, args.tenant)
     finally:
         connection.close()
-    print(f"checked {checked} members; corrected {corrected}")
+    print(rebuild_summary(sizes, checked, corrected, from_scratch=args.from_scratch))
     return 0
+
+
+def _ledger_sizes(connection: object) -> dict[str, int]:
+    """Every tenant with events, and how many its ledger holds (positions are gap-free)."""
+    from services.ledger.db import Connection
+
+    assert isinstance(connection, Connection)
+    rows = connection.execute("SELECT tenant, position FROM ledger_heads WHERE position > 0")
+    return {row[0]: int(row[1]) for row in rows}
 
 
 def _tenants(connection: object) -> list[str]:
@@ -256,9 +297,7 @@ def _tick(args: argparse.Namespace) -> int:
     database = Database(_database_url(args.database))
     database.migrate()
     today = date.fromisoformat(args.date) if args.date else None
-    emitted = tick(database, today)
-    message = f"tick: {emitted} balance.changed event(s) for new periods"
-    say(logging.getLogger("benefit_ledger.tick"), message)
+    say(logging.getLogger("benefit_ledger.tick"), tick_summary(tick(database, today)))
     return 0
 
 
@@ -276,10 +315,13 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from services.api.version import package_version
+
     root = argparse.ArgumentParser(
         prog="benefit-ledger",
         description="An event-sourced ledger of insurance benefit usage.",
     )
+    root.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP API")
@@ -373,6 +415,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    missing = _missing_ledger(args)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return 2
     try:
         code: int = args.run(args)
     except LedgerError as error:

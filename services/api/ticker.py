@@ -22,7 +22,7 @@ async def tick_schedule(ctx: Context, interval: float, stop: asyncio.Event) -> N
     """Tick now and then every `interval` seconds until `stop`; a failure is logged, not fatal."""
     while not stop.is_set():
         try:
-            emitted = await anyio.to_thread.run_sync(lambda: tick(ctx.database))
+            emitted = (await anyio.to_thread.run_sync(lambda: tick(ctx.database))).emitted_total
         except Exception:
             ctx.metrics.count_tick(None, time.time())
             log.exception("the period tick failed; it runs again at the next interval")

@@ -16,6 +16,8 @@ notice as days pass (services/projections/core/alerts.py; once per key and end d
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +26,7 @@ from services.ledger.leases import Lease
 from services.ledger.reader import tenant_wide_events
 from services.ledger.recorder import lock_heads
 from services.projections.core.alerts import Alert, renewal_alert
-from services.projections.core.derived import BALANCE_CHANGED, balance_changed
+from services.projections.core.derived import BALANCE_CHANGED, Derived, balance_changed
 from services.projections.core.facts import LedgerEvent, MemberFacts
 from services.projections.core.serialize import key_from_body
 from services.projections.core.views import key_view, period_index
@@ -35,12 +37,27 @@ TICK_CHUNK = 500  # keys per transaction
 KeyRow = tuple[str, str, str, str]  # member, authorization number, service code, body
 
 
-def tick(database: Database, today: date | None = None) -> int:
+@dataclass
+class TickResult:
+    """What one tick did, for the command to say and `serve` to wake the feeds."""
+
+    day: date
+    tenants: int = 0  # tenants ticked
+    tenants_left: int = 0  # tenants another process was ticking (its lease held)
+    keys: int = 0  # keys looked at
+    emitted: Counter[str] = field(default_factory=Counter)  # derived events by type
+
+    @property
+    def emitted_total(self) -> int:
+        return sum(self.emitted.values())
+
+
+def tick(database: Database, today: date | None = None) -> TickResult:
     """Emit the rollover events of the periods containing `today` (default: today in UTC).
 
     A tenant another process is ticking (its lease held) is left to that process.
     """
-    day = today or datetime.now(UTC).date()
+    result = TickResult(today or datetime.now(UTC).date())
     connection = database.connect()
     try:
         tenants = [
@@ -49,16 +66,17 @@ def tick(database: Database, today: date | None = None) -> int:
                 "SELECT DISTINCT tenant FROM accumulation_views ORDER BY tenant"
             )
         ]
-        emitted = 0
         for tenant in tenants:
             lease = Lease(tenant, "tick")
             if not lease.try_acquire(connection):
+                result.tenants_left += 1
                 continue
             try:
-                emitted += _tick_tenant(connection, tenant, day)
+                _tick_tenant(connection, tenant, result)
+                result.tenants += 1
             finally:
                 lease.release(connection)
-        return emitted
+        return result
     finally:
         connection.close()
 
@@ -71,17 +89,19 @@ def _settings(connection: Connection, tenant: str) -> MemberFacts:
     return facts
 
 
-def _tick_tenant(connection: Connection, tenant: str, today: date) -> int:
+def _tick_tenant(connection: Connection, tenant: str, result: TickResult) -> None:
     settings = _settings(connection, tenant)
-    emitted = 0
     after: tuple[str, str, str] = ("", "", "")
     while True:
         with connection.transaction(write=True):
             head = lock_heads(connection, [tenant])[tenant]  # derived sequences in order
             rows = _key_rows(connection, tenant, after)
             if not rows:
-                return emitted
-            emitted += _tick_chunk(connection, tenant, rows, today, settings, head.position)
+                return
+            fresh = _tick_chunk(connection, tenant, rows, result.day, settings, head.position)
+            store_derived(connection, tenant, fresh)
+            result.keys += len(rows)
+            result.emitted.update(event.type for event in fresh)
         after = rows[-1][:3]
 
 
@@ -102,7 +122,7 @@ def _tick_chunk(
     today: date,
     settings: MemberFacts,
     position: int,
-) -> int:
+) -> list[Derived]:
     """The chunk's rollovers and renewals not emitted yet; an alert mark makes each one once."""
     candidates: list[tuple[Alert, int, LedgerEvent | None]] = []
     for member_id, number, code, body in rows:
@@ -135,6 +155,4 @@ def _tick_chunk(
         )
         if renewal is not None:
             candidates.append((renewal, position, None))
-    return store_derived(
-        connection, tenant, emit_new(connection, tenant, candidates, datetime.now(UTC))
-    )
+    return emit_new(connection, tenant, candidates, datetime.now(UTC))

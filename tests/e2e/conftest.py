@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,14 +15,27 @@ import httpx
 import pytest
 
 BIN = Path(sys.executable).parent / "benefit-ledger"
+ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30
 COMMAND_TIMEOUT_S = 120
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
+def script_environment() -> dict[str, str]:
+    """The console script imports the code of this tree first, wherever the package was
+    installed from (a worktree sharing another checkout's virtual environment)."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed console script, as a user would."""
     return subprocess.run(
-        [str(BIN), *args], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
+        [str(BIN), *args],
+        input=stdin,
+        env=script_environment(),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
     )
 
 
@@ -50,6 +64,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database],
+            env=script_environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

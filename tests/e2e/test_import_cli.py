@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import date
 from pathlib import Path
 
 from services.ledger.db import Database
 from services.ledger.demo import reduction, weekly_example
-from tests.e2e.conftest import BIN, COMMAND_TIMEOUT_S, cli
+from tests.e2e.conftest import cli
 
 
 def test_import_a_file_then_stdin_resumes_as_duplicates(tmp_path: Path):
@@ -23,14 +22,7 @@ def test_import_a_file_then_stdin_resumes_as_duplicates(tmp_path: Path):
     assert "events/s" in first.stderr  # the progress bar's rate
 
     everything = "".join(json.dumps(event) + "\n" for event in events)
-    second = subprocess.run(
-        [str(BIN), "import", "--tenant", "agency-1", "--database", database, "-"],
-        input=everything,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
+    second = cli("import", "--tenant", "agency-1", "--database", database, "-", stdin=everything)
     assert second.returncode == 0, second.stderr
     assert "imported 2 events (5 already recorded)" in second.stderr
     connection = Database(database).connect()

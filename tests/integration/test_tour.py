@@ -99,6 +99,12 @@ async def test_list_visits_explain_and_report(client: httpx.AsyncClient, tenant:
     events = explained.json()["events"]
     assert [e["type"] for e in events][:2] == ["payer.settings_changed", "authorization.granted"]
     assert events[-1]["effect"]["raw_balance_after"] == "7"
+    assert [e["effect"]["description"] for e in events][:3] == [
+        "changes the settings of payer payer-1 (accumulation allowed; weeks start on sunday): "
+        "the whole history is replayed",
+        "grants 10 units per week from 2026-10-04 to 2026-10-31",
+        "confirms visit visit-1 on 2026-10-06, 8 units",
+    ]
 
     await post_events(client, tenant, [reduction()])
     report = await client.get(

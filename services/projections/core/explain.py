@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from services.projections.core.accumulation import ZERO
 from services.projections.core.facts import KeyId, LedgerEvent
@@ -45,7 +46,47 @@ def _touches(
     return False
 
 
+_SETTING_WORDS = {  # payer setting -> (what it reads as when true, when false)
+    "allow_accumulation": ("accumulation allowed", "accumulation not allowed"),
+    "include_scheduled_units": ("scheduled units counted", "scheduled units not counted"),
+    "exclude_missed_days": ("missed days excluded", "missed days not excluded"),
+}
+
+
+def _setting(name: str, value: object) -> str:
+    """One payer setting as words: `accumulation allowed`, `weeks start on sunday`."""
+    if name in _SETTING_WORDS and isinstance(value, bool):
+        return _SETTING_WORDS[name][0 if value else 1]
+    if name == "week_starts_on":
+        return f"weeks start on {value}"
+    if name == "renewal_days_before_end":
+        return f"renewal notice {value} days before the end"
+    if name == "renewal_used_fraction":
+        return f"renewal notice once {value} of the units are used"
+    return f"{name.replace('_', ' ')} {value}"
+
+
+def _amendment(d: Mapping[str, Any]) -> str:
+    words = {"units": "{} units", "start_date": "starts {}", "end_date": "ends {}"}
+    return ", ".join(words[k].format(d[k]) for k in words if d.get(k) is not None)
+
+
+def _visit(kind: str, d: Mapping[str, Any]) -> str:
+    visit = d["visit_id"]
+    units = f", {d['units']} units" if d.get("units") is not None else ""
+    day = f" on {d['service_date']}" if d.get("service_date") is not None else ""
+    moved = f" to {d['service_date']}" if d.get("service_date") is not None else ""
+    return {
+        "visit.scheduled": f"schedules visit {visit}{day}{units}",
+        "visit.rescheduled": f"reschedules visit {visit}{moved}{units}",
+        "visit.confirmed": f"confirms visit {visit}{day}{units}",
+        "visit.missed": f"marks visit {visit} missed",
+        "visit.cancelled": f"cancels visit {visit}",
+    }.get(kind, kind)
+
+
 def describe(event: LedgerEvent) -> str:
+    """The event's effect on a balance, as a sentence for people (no data structures)."""
     d = event.data
     kind = event.type
     if kind == "authorization.granted":
@@ -54,23 +95,18 @@ def describe(event: LedgerEvent) -> str:
             f"from {d['start_date']} to {d['end_date']}"
         )
     if kind == "authorization.amended":
-        changes = ", ".join(f"{k} {d[k]}" for k in ("units", "start_date", "end_date") if k in d)
-        return f"amends line {d['authorization_id']}: {changes}"
+        return f"amends line {d['authorization_id']}: {_amendment(d)}"
     if kind == "authorization.voided":
         return f"voids line {d['authorization_id']}: it grants 0 from now on"
     if kind == "authorization.service_removed":
         return f"removes service code {d['service_code']}: its lines grant 0"
     if kind == "payer.settings_changed":
-        settings = {k: v for k, v in d.items() if k != "payer_id"}
-        return f"changes payer settings {settings}: the whole history is replayed"
-    visit = d["visit_id"]
-    return {
-        "visit.scheduled": f"schedules visit {visit} on {d.get('service_date')}",
-        "visit.rescheduled": f"reschedules visit {visit}",
-        "visit.confirmed": f"confirms visit {visit}",
-        "visit.missed": f"marks visit {visit} missed",
-        "visit.cancelled": f"cancels visit {visit}",
-    }.get(kind, kind)
+        changes = "; ".join(
+            _setting(k, v) for k, v in d.items() if k != "payer_id" and v is not None
+        )
+        payer = f"payer {d['payer_id']}" + (f" ({changes})" if changes else "")
+        return f"changes the settings of {payer}: the whole history is replayed"
+    return _visit(kind, d)
 
 
 def explain(
