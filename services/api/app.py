@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from services.api import errors
 from services.api.deps import Context
+from services.api.limits import BodyLimit, known_query_parameters
 from services.api.middleware import RequestObservability
 from services.api.routers import (
     accumulations,
@@ -26,6 +27,7 @@ from services.api.routers import (
     webhooks,
 )
 from services.api.settings import Settings
+from services.api.version import package_version
 from services.api.ticker import tick_schedule
 from services.api.webhooks.worker import WebhookWorker
 from services.ledger.db import Database
@@ -66,14 +68,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     app = FastAPI(
         title="benefit-ledger",
-        version="0.1.0",
+        version=package_version(),
         description="An append-only ledger of benefit usage with as-of and known-at balances.",
         lifespan=lifespan,
+        dependencies=[Depends(known_query_parameters)],
     )
     app.state.context = ctx
     app.state.settings = settings
     errors.install(app)
-    app.add_middleware(RequestObservability, metrics=ctx.metrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestObservability, metrics=ctx.metrics)  # outermost: sees the 413s
     routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
     for module in (*routers, ledger, feeds, webhooks, ops):
         app.include_router(module.router)

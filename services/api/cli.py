@@ -204,7 +204,7 @@ def _demo(args: argparse.Namespace) -> int:
         ledger = Ledger(database, InlineProjector())
         console = Console()
         for title, events in (
-            ("The guide's weekly example", weekly_example(first_sunday)),
+            ("The weekly example (docs/rules.md 2.5)", weekly_example(first_sunday)),
             ("After the retroactive reduction from 10 to 5 units", [reduction()]),
         ):
             ledger.append(
@@ -404,7 +404,7 @@ def parser() -> argparse.ArgumentParser:
     relay.set_defaults(run=_relay)
 
     demo = commands.add_parser(
-        "demo", help="load the guide's weekly example into a fresh store and print its table"
+        "demo", help="load the weekly example of docs/rules.md into a fresh store and print its table"
     )
     demo.add_argument(
         "--first-sunday", default="2026-10-04", help="the Sunday week 1 starts on (YYYY-MM-DD)"

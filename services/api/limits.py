@@ -1,0 +1,93 @@
+"""What a request may send: a bounded body (413 before it is read whole) and only the query
+parameters its endpoint takes (422 naming the others, so `asof=` is not silently ignored).
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api.errors import error_response
+from services.ledger.errors import InvalidRequestError, Problem
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes; send smaller batches"
+
+
+class BodyLimit:
+    """Pure ASGI: a declared Content-Length over the limit is answered 413 at once, unread; a
+    chunked body is counted as it arrives and refused as soon as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            response = error_response(413, "payload_too_large", _too_large(self.max_bytes), [])
+            response.headers["Connection"] = "close"  # the unread body is not drained
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # Starlette's HTTPException passes FastAPI's body parsing unchanged
+                    raise HTTPException(413, _too_large(self.max_bytes))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+_ALLOWED: dict[int, frozenset[str]] = {}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query_parameters(request: Request) -> None:
+    """A dependency of every route: 422 for a query parameter the endpoint does not take."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _ALLOWED.get(id(route))
+    if allowed is None:
+        allowed = _ALLOWED[id(route)] = frozenset(_query_names(dependant))
+    unknown = sorted({name for name in request.query_params if name not in allowed})
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise InvalidRequestError(
+            f"unknown query parameter(s): {', '.join(unknown)}",
+            [
+                Problem(None, name, f"this endpoint takes no such parameter (it takes: {takes})")
+                for name in unknown
+            ],
+        )
