@@ -27,8 +27,8 @@ from services.api.routers import (
     webhooks,
 )
 from services.api.settings import Settings
-from services.api.version import package_version
 from services.api.ticker import tick_schedule
+from services.api.version import package_version
 from services.api.webhooks.worker import WebhookWorker
 from services.ledger.db import Database
 from services.ledger.group_commit import Ledger

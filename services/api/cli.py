@@ -404,7 +404,8 @@ def parser() -> argparse.ArgumentParser:
     relay.set_defaults(run=_relay)
 
     demo = commands.add_parser(
-        "demo", help="load the weekly example of docs/rules.md into a fresh store and print its table"
+        "demo",
+        help="load the weekly example of docs/rules.md into a fresh store and print its table",
     )
     demo.add_argument(
         "--first-sunday", default="2026-10-04", help="the Sunday week 1 starts on (YYYY-MM-DD)"
