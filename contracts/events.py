@@ -10,7 +10,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Units = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=6)]
-Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+# ids and codes: 1 to 200 characters, no control characters (NUL cannot be stored on PostgreSQL)
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Frequency = Literal["day", "week", "month", "span"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Fraction = Annotated[

@@ -31,6 +31,7 @@ from services.ledger.keys import (
     parse_stream_token,
     stream_token_valid,
 )
+from services.ledger.validation import date_problem
 from services.projections.reads import Reader
 
 log = logging.getLogger("benefit_ledger.keys")
@@ -194,15 +195,24 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_as_of(value: str | None) -> date:
+def parse_date(name: str, value: str | None) -> date:
+    """A date parameter (YYYY-MM-DD, within the ledger's years); today in UTC when absent."""
     if value is None:
         return utc_now().date()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise InvalidRequestError(
-            "as_of must be a date YYYY-MM-DD", [Problem(None, "as_of", str(error))]
+            f"{name} must be a date YYYY-MM-DD", [Problem(None, name, str(error))]
         ) from error
+    problem = date_problem(name, day)
+    if problem is not None:
+        raise InvalidRequestError(f"{name} is outside the dates the ledger holds", [problem])
+    return day
+
+
+def parse_as_of(value: str | None) -> date:
+    return parse_date("as_of", value)
 
 
 def parse_known_at(value: str | None) -> datetime | None:
@@ -217,4 +227,13 @@ def parse_known_at(value: str | None) -> datetime | None:
         raise InvalidRequestError(
             "known_at must be an RFC 3339 timestamp", [Problem(None, "known_at", str(error))]
         ) from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    problem = date_problem("known_at", moment.replace(tzinfo=None).date())
+    if problem is None:  # and in range once in UTC, where the ledger compares it
+        try:
+            problem = date_problem("known_at", moment.astimezone(UTC).date())
+        except OverflowError:
+            problem = Problem(None, "known_at", "outside the years the ledger holds")
+    if problem is not None:
+        raise InvalidRequestError("known_at is outside the moments the ledger holds", [problem])
+    return moment

@@ -1,5 +1,7 @@
-"""What a request may send: a bounded body (413 before it is read whole) and only the query
-parameters its endpoint takes (422 naming the others, so `asof=` is not silently ignored).
+"""What a request may send: a bounded body (413 before it is read whole), only the query
+parameters its endpoint takes (422 naming the others, so `asof=` is not silently ignored), and
+no control characters in path or query values (422 on both stores alike: PostgreSQL cannot even
+store a NUL, SQLite would).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.api.errors import error_response
 from services.ledger.errors import InvalidRequestError, Problem
 
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 5_000_000  # a full batch of 1,000 events fits many times over
 
 
 def _too_large(limit: int) -> str:
@@ -20,7 +22,8 @@ def _too_large(limit: int) -> str:
 
 
 class BodyLimit:
-    """Pure ASGI: a declared Content-Length over the limit is answered 413 at once, unread; a
+    """Pure ASGI: a body sent without a key is answered 401 unread (every endpoint that takes a
+    body needs one); a declared Content-Length over the limit is answered 413 at once, unread; a
     chunked body is counted as it arrives and refused as soon as it passes the limit."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
@@ -30,6 +33,14 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["method"] in BODY_METHODS and not _has_header(scope, b"authorization"):
+            # every endpoint that takes a body needs a key: answer before reading a byte of it
+            response = error_response(
+                401, "unauthenticated", "send Authorization: Bearer <api key>", []
+            )
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
@@ -52,6 +63,13 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _has_header(scope: Scope, name: bytes) -> bool:
+    return any(key == name for key, _ in scope.get("headers", ()))
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
@@ -72,8 +90,27 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
+def _has_control(text: str) -> bool:
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
+
+
+MAX_PARAMETER_LENGTH = 1000
+
+
 async def known_query_parameters(request: Request) -> None:
-    """A dependency of every route: 422 for a query parameter the endpoint does not take."""
+    """A dependency of every route: 422 for a query parameter the endpoint does not take, and
+    for a path or query value with control characters or longer than 1000 characters."""
+    bad = [
+        Problem(None, name, "must not contain control characters")
+        for name, value in [*request.path_params.items(), *request.query_params.multi_items()]
+        if isinstance(value, str) and _has_control(value)
+    ] + [
+        Problem(None, name, f"longer than {MAX_PARAMETER_LENGTH} characters")
+        for name, value in [*request.path_params.items(), *request.query_params.multi_items()]
+        if isinstance(value, str) and len(value) > MAX_PARAMETER_LENGTH
+    ]
+    if bad:
+        raise InvalidRequestError("a parameter is not valid", bad)
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:

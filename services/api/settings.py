@@ -33,4 +33,4 @@ class Settings(BaseSettings):
     # an idle event stream sends a comment this often, so proxies keep it open
     sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     # a request body over this many bytes is answered 413 before it is read whole
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)

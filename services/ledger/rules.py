@@ -9,9 +9,35 @@ from typing import Any
 from services.ledger.errors import ProblemList
 from services.projections.core.claims import enrollment_on
 from services.projections.core.facts import MemberFacts
+from services.projections.core.periods import MAX_PERIODS
 
 Check = Callable[[MemberFacts, int, dict[str, Any], ProblemList], None]
 NEW_VISIT_FIELDS = ("member_id", "payer_id", "service_code", "service_date", "units")
+# a key's periods are computed whole: a daily key may span at most this many days (about 54
+# years; weekly and monthly keys cannot exceed it within the dates the ledger holds)
+MAX_DAILY_SPAN_DAYS = MAX_PERIODS - 1
+
+
+def _span_problem(
+    facts: MemberFacts,
+    key: tuple[str, str],
+    frequency: str,
+    start: date,
+    end: date,
+    skip: str | None = None,
+) -> str | None:
+    """Why the key's lines, with one line now spanning start..end, would cover too many days."""
+    if frequency != "day":
+        return None
+    lines = facts.key_lines(key)
+    first = min([start, *(line.covered_from or line.start_date for line in lines)])
+    last = max([end, *(line.covered_to or line.end_date for line in lines)])
+    if (last - first).days <= MAX_DAILY_SPAN_DAYS:
+        return None
+    return (
+        f"the daily key {key[0]} / {key[1]} would span {first} to {last}; a daily key spans "
+        f"at most {MAX_DAILY_SPAN_DAYS} days"
+    )
 
 
 def _granted(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
@@ -24,6 +50,11 @@ def _granted(facts: MemberFacts, index: int, data: dict[str, Any], problems: Pro
             f"authorization {key[0]} / {key[1]} already has {sorted(frequencies)[0]} lines; "
             "all active lines of one key share one frequency",
         )
+        return
+    start, end = date.fromisoformat(data["start_date"]), date.fromisoformat(data["end_date"])
+    too_long = _span_problem(facts, key, data["frequency"], start, end)
+    if too_long is not None:
+        problems.add(index, "data.end_date", too_long)
 
 
 def _amended(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
@@ -37,6 +68,10 @@ def _amended(facts: MemberFacts, index: int, data: dict[str, Any], problems: Pro
         problems.add(
             index, "data.end_date", f"the line would end ({end}) before it starts ({start})"
         )
+        return
+    too_long = _span_problem(facts, line.key, line.frequency, start, end)  # covered stays
+    if too_long is not None:
+        problems.add(index, "data.end_date", too_long)
 
 
 def _voided(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.events import (
     EVENT_TYPES,
@@ -40,14 +40,68 @@ class CandidateEvent:
     typed: dict[str, Any] = field(default_factory=dict)  # its dates and decimals, decoded once
 
 
+# What the periods and the ledger represent: every date of an event or a query lies in these
+# years (docs/api.md, "Conventions"); a date outside is refused with 422, never computed with.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+MAX_JSON_DEPTH = 32  # an event's data nests a few levels (claims: lines in a claim)
+
+
 def parse_body(raw: bytes) -> Any:
     """JSON with exact decimals: numbers never pass through binary floats."""
     try:
-        return json.loads(raw, parse_float=Decimal)
+        body = json.loads(raw, parse_float=Decimal)
+    except RecursionError as error:
+        raise InvalidEventError(
+            "the body nests too deeply", [Problem(None, "body", f"deeper than {MAX_JSON_DEPTH}")]
+        ) from error
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidEventError(
             "the body is not valid JSON", [Problem(None, "body", f"malformed JSON: {error}")]
         ) from error
+    if _depth_over(body, MAX_JSON_DEPTH):
+        raise InvalidEventError(
+            "the body nests too deeply", [Problem(None, "body", f"deeper than {MAX_JSON_DEPTH}")]
+        )
+    return body
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def date_problem(name: str, day: date) -> Problem | None:
+    """A date outside what the ledger represents, as a problem to answer 422 with."""
+    if EARLIEST_DATE <= day <= LATEST_DATE:
+        return None
+    return Problem(None, name, f"{day.isoformat()} is outside {EARLIEST_DATE} to {LATEST_DATE}")
+
+
+def _dates_out_of_range(value: Any, path: str) -> list[tuple[str, date]]:
+    """Every date (not datetime) in a parsed model's fields, nested ones too, outside range."""
+    found: list[tuple[str, date]] = []
+    if isinstance(value, BaseModel):
+        for name, item in value.__dict__.items():
+            found += _dates_out_of_range(item, f"{path}.{name}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found += _dates_out_of_range(item, f"{path}.{index}")
+    elif (
+        isinstance(value, date)
+        and not isinstance(value, datetime)
+        and not EARLIEST_DATE <= value <= LATEST_DATE
+    ):
+        found.append((path, value))
+    return found
 
 
 def _field(prefix: str, loc: tuple[int | str, ...]) -> str:
@@ -101,8 +155,10 @@ def _candidate(index: int, raw: Any, problems: ProblemList) -> CandidateEvent | 
     model: type[Strict] | None = (
         EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     )
-    event_id = _event_id(index, raw.get("id"), problems)
-    if "type" in raw and model is None and event_type not in NOT_SUPPORTED_YET:
+    event_id = _event_id(index, raw.get("id"), problems) if "id" in raw else None
+    if "type" in raw and not isinstance(event_type, str):
+        problems.add(index, "type", "must be a string, one of the event types")
+    elif "type" in raw and model is None and event_type not in NOT_SUPPORTED_YET:
         problems.add(index, "type", f"unknown event type {event_type!r}")
     data = raw.get("data")
     if "data" in raw and not isinstance(data, dict):
@@ -114,6 +170,11 @@ def _candidate(index: int, raw: Any, problems: ProblemList) -> CandidateEvent | 
         parsed = model.model_validate(data)
     except ValidationError as error:
         problems.problems.extend(_problems(index, "data", error))
+        return None
+    outside = _dates_out_of_range(parsed, "data")
+    for name, day in outside:
+        problems.add(index, name, f"{day.isoformat()} is outside {EARLIEST_DATE} to {LATEST_DATE}")
+    if outside:
         return None
     normalized = parsed.model_dump(mode="json", exclude_none=True)
     data_json = canonical_json(normalized)
@@ -128,10 +189,11 @@ def _candidate(index: int, raw: Any, problems: ProblemList) -> CandidateEvent | 
 
 
 def _event_id(index: int, value: Any, problems: ProblemList) -> str | None:
-    if value is None:
+    if not isinstance(value, str):
+        problems.add(index, "id", "must be a UUID chosen by the sender, as a string")
         return None
     try:
-        return str(UUID(str(value)))
+        return str(UUID(value))
     except ValueError:
         problems.add(index, "id", "must be a UUID chosen by the sender")
         return None
@@ -145,7 +207,9 @@ def validate_batch(body: Any) -> list[CandidateEvent]:
     unsupported = [
         (index, raw["type"])
         for index, raw in enumerate(raw_events)
-        if isinstance(raw, dict) and raw.get("type") in NOT_SUPPORTED_YET
+        if isinstance(raw, dict)
+        and isinstance(raw.get("type"), str)
+        and raw["type"] in NOT_SUPPORTED_YET
     ]
     if unsupported and not problems.problems:
         raise NotSupportedYetError(
@@ -155,7 +219,14 @@ def validate_batch(body: Any) -> list[CandidateEvent]:
     for index, kind in unsupported:
         problems.add(index, "type", f"{kind} is not supported yet")
     problems.raise_if_any()
-    return [candidate for candidate in candidates if candidate is not None]
+    accepted = [candidate for candidate in candidates if candidate is not None]
+    if len(accepted) != len(raw_events):  # all or nothing, even if a check forgot to say why
+        missing = [index for index, candidate in enumerate(candidates) if candidate is None]
+        raise InvalidEventError(
+            f"{len(missing)} problem(s) in the batch; nothing was recorded",
+            [Problem(index, "event", "not a valid event") for index in missing],
+        )
+    return accepted
 
 
 def validate_condition(body: Any) -> AppendCondition | None:

@@ -1151,29 +1151,30 @@ async def test_another_members_benefit_is_404(client: httpx.AsyncClient, tenant:
     assert sorted(await items(client, tenant, mine, "2026-07-31")) == ["ben-mine"]
 
 
-# A benefit period at the edge of the date range (year 9999, year 1) stops at date.max / starts
-# at date.min rather than building a date outside years 1..9999.
+# Dates at the edge of what the ledger holds (docs/api.md, "Conventions": 1900-01-01 to
+# 2199-12-31): a visit or an as_of in year 9999 is refused with a clear 422, never computed with;
+# the last year it holds works.
 
 
-async def test_a_limit_for_a_member_with_a_visit_in_9999(client: httpx.AsyncClient, tenant: Tenant):
+async def test_a_visit_in_9999_is_refused_for_a_member_with_or_without_a_limit(
+    client: httpx.AsyncClient, tenant: Tenant
+):
     member = new_member()
-    await record(client, tenant, confirmed(member, "9999-12-31"))  # accepted without a limit
-    stored = tenant.ledger_count()
-    answer = await post_events(client, tenant, [limit_defined(member)])
-    assert answer.status_code == 200, answer.text
-    assert tenant.ledger_count() == stored + 1
-
-
-async def test_a_visit_in_9999_for_a_member_with_a_limit(client: httpx.AsyncClient, tenant: Tenant):
-    member = new_member()
+    answer = await post_events(client, tenant, [confirmed(member, "9999-12-31")])
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"][0]["field"] == "data.service_date"
     await record(client, tenant, limit_defined(member))
     stored = tenant.ledger_count()
     answer = await post_events(client, tenant, [confirmed(member, "9999-12-31")])
+    assert answer.status_code == 422, answer.text
+    assert tenant.ledger_count() == stored
+    answer = await post_events(client, tenant, [confirmed(member, "2199-12-31")])
     assert answer.status_code == 200, answer.text
-    assert tenant.ledger_count() == stored + 1
 
 
-async def test_as_of_in_year_9999(client: httpx.AsyncClient, tenant: Tenant):
+async def test_as_of_in_year_9999_is_refused_and_the_last_year_held_answers(
+    client: httpx.AsyncClient, tenant: Tenant
+):
     member = new_member()
     await record(client, tenant, limit_defined(member))
     for path in (
@@ -1184,9 +1185,10 @@ async def test_as_of_in_year_9999(client: httpx.AsyncClient, tenant: Tenant):
         answer = await client.get(
             path, params={"as_of": "9999-06-01"}, headers=tenant.auth("reader")
         )
-        assert answer.status_code == 200, (path, answer.text)
-    item = await one(client, tenant, member, "9999-06-01")
-    assert period(item) == ("9999-01-01", "9999-12-31")
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["error"]["details"][0]["field"] == "as_of"
+    item = await one(client, tenant, member, "2199-06-01")
+    assert period(item) == ("2199-01-01", "2199-12-31")
 
 
 async def test_as_of_before_the_first_plan_year_of_year_1(

@@ -275,8 +275,10 @@ async def test_a_stream_token_opens_the_stream_for_a_browser_and_ends_with_its_k
     for bad in (tampered, "st1.nope.1.x", "garbage"):
         refused = await client.get("/v1/feeds/events/stream", params={"token": bad, "limit": 1})
         assert refused.status_code == 401, bad
-    # the token opens the stream only
-    assert (await client.get("/v1/feeds/events", params={"token": token})).status_code == 401
+    # the token opens the stream only: elsewhere it is an unknown parameter, and no key
+    elsewhere = await client.get("/v1/feeds/events", params={"token": token})
+    assert elsewhere.status_code == 422
+    assert (await client.get("/v1/feeds/events")).status_code == 401
     # a reader key cannot ask for one; revoking the subscriber's key ends its tokens
     refused = await client.post("/v1/feeds/stream-tokens", headers=tenant.auth("reader"))
     assert refused.status_code == 403

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.accumulators import AccumulatorDetail, AccumulatorList, SimulateIn, SimulationOut
-from services.api.deps import Context, context, parse_known_at, require, utc_now
+from services.api.deps import Context, context, parse_date, parse_known_at, require, utc_now
 from services.api.history_report import claims_csv, claims_html
 from services.ledger.errors import InvalidRequestError, NotFoundError, Problem
 from services.ledger.keys import Principal
@@ -18,17 +18,6 @@ from services.projections.claim_queries import Selection
 from services.projections.simulate import simulate
 
 router = APIRouter(tags=["claims accumulators"])
-
-
-def parse_date(name: str, value: str | None) -> date:
-    if value is None:
-        return utc_now().date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise InvalidRequestError(
-            f"{name} must be a date YYYY-MM-DD", [Problem(None, name, str(error))]
-        ) from error
 
 
 def selection(

@@ -10,12 +10,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from contracts.events import EventsRequest, EventsResponse
 from services.api.deps import Context, context, require, utc_now
 from services.ledger.codec import format_timestamp
-from services.ledger.errors import InvalidEventError, Problem
 from services.ledger.keys import Principal
 from services.ledger.validation import parse_body, validate_batch, validate_condition
 
 router = APIRouter(tags=["events"])
-MAX_BODY_BYTES = 5_000_000
 
 
 @router.post(
@@ -33,12 +31,7 @@ async def record_events(
     caller: Principal = Depends(require("writer")),
     ctx: Context = Depends(context),
 ) -> Response:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidEventError(
-            "the body is too large", [Problem(None, "body", f"at most {MAX_BODY_BYTES} bytes")]
-        )
-    body = parse_body(raw)
+    body = parse_body(await request.body())  # bounded by BodyLimit (413) while it arrives
     candidates = validate_batch(body)
     condition = validate_condition(body)
     outcomes = await anyio.to_thread.run_sync(
