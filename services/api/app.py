@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from services.api import errors
+from services.api import errors, openapi
 from services.api.deps import Context
 from services.api.limits import BodyLimit, known_query_parameters
 from services.api.middleware import RequestObservability
@@ -82,4 +82,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (*routers, ledger, feeds, webhooks, ops):
         app.include_router(module.router)
     app.include_router(home.router)
+    openapi.install(app)
     return app
