@@ -67,7 +67,7 @@ class FeedPage(BaseModel):
 
 
 class StreamTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"expires_in": 600}]})
 
     expires_in: int = Field(
         default=600, ge=10, le=3600, description="Seconds the token can open the stream."

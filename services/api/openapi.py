@@ -62,6 +62,9 @@ PARAMETERS: dict[str, str] = {
     "types": "Only these derived event types, comma-separated (default: every type).",
     "webhook_id": "The webhook's id (`wh_...`), as its creation answered.",
     "sequence": "The feed sequence of the event to deliver again.",
+    "key_id": "The key's id, as its creation or the key list answered.",
+    "token": "A stream token (POST /v1/feeds/stream-tokens) instead of the Authorization "
+    "header, for a browser's EventSource.",
 }
 # where a name means something else on one path
 PARAMETERS_ON_PATH: dict[tuple[str, str], str] = {

@@ -154,8 +154,12 @@ def test_every_keyed_operation_documents_its_key_and_errors(document: dict[str, 
             assert "security" not in operation, f"{method} {path} needs no key"
             continue
         keyed += 1
-        [requirement] = operation["security"]
+        requirement, *alternatives = operation["security"]
         [role] = requirement["ApiKey"]
+        if path == "/v1/feeds/events/stream":  # or a stream token, for a browser's EventSource
+            assert alternatives == [{"StreamToken": [role]}]
+        else:
+            assert not alternatives, f"{method} {path}"
         assert role in {"writer", "reader", "subscriber", "supervisor", "admin"}
         expected = {"401", "403", "503"}
         if operation.get("parameters") or operation.get("requestBody"):
