@@ -225,12 +225,20 @@ def _drop_unused(document: dict[str, Any], names: tuple[str, ...]) -> None:
 
 
 def build(app: FastAPI) -> dict[str, Any]:
-    document = get_openapi(
+    document = get_openapi(  # what FastAPI's own app.openapi() passes
         title=app.title,
         version=app.version,
+        openapi_version=app.openapi_version,
+        summary=app.summary,
         description=app.description,
+        terms_of_service=app.terms_of_service,
+        contact=app.contact,
+        license_info=app.license_info,
         routes=app.routes,
+        webhooks=app.webhooks.routes,
         tags=app.openapi_tags,
+        servers=app.servers,
+        separate_input_output_schemas=app.separate_input_output_schemas,
     )
     _add_components(document, [*_DOCUMENTED_BODIES.values(), ErrorOut])
     for path, operations in document["paths"].items():

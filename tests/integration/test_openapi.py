@@ -283,8 +283,11 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
-        case.call_and_validate(headers=dict(headers), checks=CHECKS)  # a copy: it is added to
+        case.call_and_validate(headers=dict(headers), checks=checks)  # a copy: it is added to
 
+    # /readyz answers 503 by design while projections lag (other tests share the database):
+    # documented, so only its shape is checked
+    checks = CHECKS[1:] if operation.path == "/readyz" else CHECKS
     run()
 
 
