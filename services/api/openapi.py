@@ -97,7 +97,10 @@ ERRORS: dict[int, str] = {
     404: "`not_found`: nothing of that id in the caller's tenant (another tenant's data answers "
     "the same, as if absent).",
     409: "A conflict.",
-    422: "`invalid_request`: the request is not valid; one detail per problem, all at once.",
+    413: "`payload_too_large`: the body is over the service's limit "
+    "(BENEFIT_LEDGER_MAX_BODY_BYTES, 10 MiB by default); it was not read, nothing was stored.",
+    422: "`invalid_request`: the request is not valid (a parameter, the body, or a query "
+    "parameter the operation does not take); one detail per problem, all at once.",
     503: "`unavailable`: the database cannot be reached; nothing was stored, try again.",
 }
 # what one operation says beyond the general text
@@ -109,8 +112,9 @@ ERRORS_OF: dict[tuple[str, str], dict[int, str]] = {
         "`condition_failed`: the append condition matched (each detail carries the tenant's "
         "current `position`); `concurrency_conflict`: try again. Nothing was stored.",
         422: "`invalid_event`: one detail per problem (`index` of the event, `field`, "
-        "`problem`), all at once; `not_supported_yet`: a type of a later release. Nothing "
-        "was stored.",
+        "`problem`), all at once (a body over 5 MB included); `not_supported_yet`: a type of "
+        "a later release; `invalid_request`: a query parameter it does not take. Nothing was "
+        "stored.",
     },
     ("post", "/v1/admin/recalculate"): {404: "`not_found`: no such member in the tenant."},
 }
@@ -124,12 +128,14 @@ def _reads_its_own_body(body: dict[str, Any]) -> bool:
 
 def _error_statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
     """What an operation can answer besides success: 401/403/503 with a key (the key is looked
-    up in the database), 422 with input, 400 with a body FastAPI parses, 404 with an id in the
-    path."""
+    up in the database); 422 always (every route refuses query parameters it does not take:
+    services/api/limits.py); 413 and 400 with a body (over the limit; not JSON, where FastAPI
+    parses it); 404 with an id in the path."""
     statuses = {401, 403, 503} if operation.get("security") else set()
+    statuses.add(422)
     body = operation.get("requestBody")
-    if operation.get("parameters") or body:
-        statuses.add(422)
+    if body:
+        statuses.add(413)
     if body and not _reads_its_own_body(body):
         statuses.add(400)  # FastAPI parses it: a body that is not JSON at all
     if "{" in path:
