@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.decimals import DecimalString
 from contracts.events import ClaimLine, ClaimStatus, Identifier
 
 
@@ -27,10 +27,12 @@ class AccumulatorRow(BaseModel):
     network: Literal["in", "out", "any"]
     illness: str | None
     tooth: str | None
-    schedule_amount: Decimal
-    applied_amount: Decimal
-    remaining_amount: Decimal = Field(description="schedule amount - applied, never below 0")
-    period: PeriodOut
+    schedule_amount: DecimalString = Field(description="The accumulator's amount in its schedule.")
+    applied_amount: DecimalString = Field(
+        description="What paid and released claims applied in the period (accumulation.md 4.2)."
+    )
+    remaining_amount: DecimalString = Field(description="schedule amount - applied, never below 0")
+    period: PeriodOut = Field(description="The benefit period holding the effective date.")
 
 
 class CobRow(BaseModel):
@@ -39,15 +41,17 @@ class CobRow(BaseModel):
     code: str
     description: str
     level: Literal["individual", "family"]
-    schedule_amount: Decimal
-    bank_amount: Decimal = Field(description="savings banked while this plan paid as secondary")
+    schedule_amount: DecimalString
+    bank_amount: DecimalString = Field(
+        description="savings banked while this plan paid as secondary"
+    )
     period: PeriodOut
 
 
 class AccumulatorList(BaseModel):
     member_id: str
     effective_date: date
-    position: int
+    position: int = Field(description="The last ledger position the answer reflects.")
     items: list[AccumulatorRow]
     cob: list[CobRow]
 
@@ -66,24 +70,51 @@ class SimulatedClaim(BaseModel):
 
 
 class SimulateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "effective_date": "2026-02-10",
+                    "claim": {
+                        "plan_type": "medical",
+                        "lines": [
+                            {
+                                "line_number": 1,
+                                "from_date": "2026-02-10",
+                                "thru_date": "2026-02-10",
+                                "allowed_amount": "250.00",
+                            }
+                        ],
+                    },
+                }
+            ]
+        },
+    )
 
-    effective_date: date | None = None
-    claim: SimulatedClaim
+    effective_date: date | None = Field(
+        default=None, description="The day whose benefit period is shown (default today)."
+    )
+    claim: SimulatedClaim = Field(
+        description="Counted as if paid; lines without `applied` are filled by the cost-share "
+        "rule (accumulation.md 4.4)."
+    )
 
 
 class AppliedOut(BaseModel):
     accumulator_code: str
-    amount: Decimal
+    amount: DecimalString
 
 
 class ClaimLineShare(BaseModel):
+    """How one line of the simulated claim is shared (accumulation.md 4.4)."""
+
     line_number: int
-    deductible: Decimal
-    coinsurance: Decimal
-    member_total: Decimal
-    plan_paid: Decimal
-    uncovered_days: int = 0
+    deductible: DecimalString = Field(description="What the member pays toward the deductible.")
+    coinsurance: DecimalString = Field(description="The member's share of the rest.")
+    member_total: DecimalString = Field(description="deductible + coinsurance, capped.")
+    plan_paid: DecimalString
+    uncovered_days: int = Field(default=0, description="Days beyond the day accumulator.")
     applied: list[AppliedOut]
 
 
@@ -101,14 +132,14 @@ class ClaimOfAccumulator(BaseModel):
     line_number: int
     from_date: date
     thru_date: date
-    amount: Decimal
+    amount: DecimalString
 
 
 class DayOut(BaseModel):
     date: date
-    day_number: int
+    day_number: int = Field(description="The day's number in the benefit period, from 1.")
     reversion_level: str | None
-    coinsurance_percent: Decimal | None
+    coinsurance_percent: DecimalString | None
 
 
 class AccumulatorDetail(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from contracts.decimals import DecimalString
 
 
 class BenefitPeriodOut(BaseModel):
@@ -18,7 +19,7 @@ class BenefitPeriodOut(BaseModel):
 class VerificationOut(BaseModel):
     event_id: str
     as_of: date
-    used: Decimal
+    used: DecimalString
     source: str
     reference: str | None = None
 
@@ -28,16 +29,18 @@ class BenefitItem(BaseModel):
     benefit_code: str
     payer_id: str
     service_codes: list[str]
-    period: BenefitPeriodOut
-    limit: Decimal
+    period: BenefitPeriodOut = Field(description="The period holding `as_of`.")
+    limit: DecimalString
     unit: Literal["visits", "units", "amount"]
-    used: Decimal
-    remaining: Decimal = Field(description="limit - used, never below 0")
-    exhausted: bool
+    used: DecimalString = Field(
+        description="Used in the period: the verification in effect plus own visits after it."
+    )
+    remaining: DecimalString = Field(description="limit - used, never below 0")
+    exhausted: bool = Field(description="Nothing remains.")
     reconciliation: bool = Field(
         description="own visits on or before the verification date exceed the verified figure"
     )
-    thresholds: list[Decimal]
+    thresholds: list[DecimalString] = Field(description="As the limit defined them.")
     verification: VerificationOut | None = Field(
         description="the payer's report in effect: used counts it plus own visits after it"
     )
@@ -47,7 +50,7 @@ class BenefitList(BaseModel):
     member_id: str
     as_of: date
     known_at: datetime
-    position: int
+    position: int = Field(description="The last ledger position the answer reflects.")
     items: list[BenefitItem]
 
 
@@ -55,7 +58,9 @@ class BenefitVisitOut(BaseModel):
     visit_id: str
     service_date: date
     service_code: str
-    amount: Decimal = Field(description="what the visit uses: 1 visit, its units, or 0 for amount")
+    amount: DecimalString = Field(
+        description="what the visit uses: 1 visit, its units, or 0 for amount"
+    )
     counted: bool = Field(
         description="added to used; false when the verification in effect already includes it"
     )
@@ -66,7 +71,7 @@ class BenefitDetail(BenefitItem):
     member_id: str
     as_of: date
     known_at: datetime
-    position: int
+    position: int = Field(description="The last ledger position the answer reflects.")
     visits: list[BenefitVisitOut]
     verifications: list[VerificationOut] = Field(description="the period's, up to as_of")
 
@@ -77,17 +82,17 @@ class NearLimitItem(BaseModel):
     benefit_code: str
     payer_id: str
     period: BenefitPeriodOut
-    limit: Decimal
+    limit: DecimalString
     unit: Literal["visits", "units", "amount"]
-    used: Decimal
-    remaining: Decimal
-    fraction_used: Decimal
+    used: DecimalString
+    remaining: DecimalString
+    fraction_used: DecimalString = Field(description="used / limit.")
     exhausted: bool
     reconciliation: bool
 
 
 class NearLimitReport(BaseModel):
     as_of: date
-    threshold: Decimal
-    position: int
+    threshold: DecimalString = Field(description="The share of the limit asked for.")
+    position: int = Field(description="The last ledger position the answer reflects.")
     items: list[NearLimitItem]

@@ -9,15 +9,29 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Units = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=6)]
+from contracts.decimals import DecimalJsonSchema, DecimalString
+
+Units = Annotated[
+    Decimal,
+    Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=6),
+    DecimalJsonSchema(),
+]
 # ids and codes: 1 to 200 characters, no control characters (NUL cannot be stored on PostgreSQL)
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Frequency = Literal["day", "week", "month", "span"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Fraction = Annotated[
-    Decimal, Field(gt=0, le=1, allow_inf_nan=False, max_digits=7, decimal_places=6)
+    Decimal,
+    Field(gt=0, le=1, allow_inf_nan=False, max_digits=7, decimal_places=6),
+    DecimalJsonSchema(),
 ]
 MAX_BATCH_EVENTS = 1000
+
+
+def example(**data: Any) -> ConfigDict:
+    """A model's configuration with one example of its data, shown in the OpenAPI document
+    and the exported JSON Schemas (tests check that every example is valid)."""
+    return ConfigDict(json_schema_extra={"examples": [data]})
 
 
 class Strict(BaseModel):
@@ -25,27 +39,76 @@ class Strict(BaseModel):
 
 
 class PayerSettingsChanged(Strict):
+    """A payer's accumulation settings; a field left out keeps its value. A change applies to
+    the whole history from the position it was recorded at (accumulation.md 2.1)."""
+
+    model_config = example(payer_id="P-1", allow_accumulation=True, week_starts_on="monday")
+
     payer_id: Identifier
-    allow_accumulation: bool | None = None
-    include_scheduled_units: bool | None = None
-    exclude_missed_days: bool | None = None
-    week_starts_on: Weekday | None = None
+    allow_accumulation: bool | None = Field(
+        default=None,
+        description="Units a period leaves unused carry into later periods of the same key "
+        "(default false).",
+    )
+    include_scheduled_units: bool | None = Field(
+        default=None,
+        description="Scheduled visits, not yet confirmed, count as used (default false).",
+    )
+    exclude_missed_days: bool | None = Field(
+        default=None,
+        description="A service date on which every visit of the key was missed uses nothing "
+        "(default false: missed visits count as used).",
+    )
+    week_starts_on: Weekday | None = Field(
+        default=None, description="The first day of a `week` period (default sunday)."
+    )
     # authorization.renewal_due: a key this many days before its end, or with this share of its
     # authorized units used (defaults 14 and 0.8; accumulation.md section 3)
-    renewal_days_before_end: Annotated[int, Field(ge=0, le=366)] | None = None
-    renewal_used_fraction: Fraction | None = None
+    renewal_days_before_end: Annotated[int, Field(ge=0, le=366)] | None = Field(
+        default=None,
+        description="`authorization.renewal_due` is sent this many days before a key ends "
+        "(default 14).",
+    )
+    renewal_used_fraction: Fraction | None = Field(
+        default=None,
+        description="... or once this share of a key's authorized units is used: more than 0, "
+        "at most 1 (default 0.8).",
+    )
 
 
 class AuthorizationGranted(Strict):
-    authorization_id: Identifier
-    authorization_number: Identifier
+    """One regular authorization line: `units` per period of `frequency` for one service code,
+    from `start_date` through `end_date` (inclusive)."""
+
+    model_config = example(
+        authorization_id="AUTH-1001-L1",
+        authorization_number="AUTH-1001",
+        member_id="M-1",
+        payer_id="P-1",
+        service_code="T1019",
+        frequency="week",
+        units="10",
+        start_date="2026-01-04",
+        end_date="2026-06-27",
+    )
+
+    authorization_id: Identifier = Field(
+        description="The line's own id, unique in the tenant; amendments and voids name it."
+    )
+    authorization_number: Identifier = Field(
+        description="The payer's authorization number, shared by the lines of one "
+        "authorization; with the service code it names the accumulation key."
+    )
     member_id: Identifier
     payer_id: Identifier
     service_code: Identifier
-    frequency: Frequency
-    units: Units
+    frequency: Frequency = Field(
+        description="The period `units` are granted for: a day, a week (from the payer's "
+        "`week_starts_on`), a calendar month, or the whole span as one period."
+    )
+    units: Units = Field(description="Units granted for every period the line overlaps.")
     start_date: date
-    end_date: date
+    end_date: date = Field(description="The last day of the line (inclusive).")
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> AuthorizationGranted:
@@ -55,8 +118,15 @@ class AuthorizationGranted(Strict):
 
 
 class AuthorizationAmended(Strict):
-    authorization_id: Identifier
-    units: Units | None = None
+    """Changes a line for its whole span, retroactively; at least one of `units`, `start_date`,
+    `end_date`."""
+
+    model_config = example(authorization_id="AUTH-1001-L1", units="8")
+
+    authorization_id: Identifier = Field(
+        description="The line, as `authorization.granted` named it."
+    )
+    units: Units | None = Field(default=None, description="The new units per period.")
     start_date: date | None = None
     end_date: date | None = None
 
@@ -70,33 +140,68 @@ class AuthorizationAmended(Strict):
 
 
 class AuthorizationVoided(Strict):
-    authorization_id: Identifier
+    """Voids a line: it keeps its key and dates but grants 0 units from now on and for the past."""
+
+    model_config = example(authorization_id="AUTH-1001-L1", reason="issued in error")
+
+    authorization_id: Identifier = Field(
+        description="The line, as `authorization.granted` named it."
+    )
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class AuthorizationServiceRemoved(Strict):
+    """Removes a service code from every line of an authorization number of the member."""
+
+    model_config = example(member_id="M-1", authorization_number="AUTH-1001", service_code="T1019")
+
     member_id: Identifier
     authorization_number: Identifier
     service_code: Identifier
 
 
 class Override(Strict):
-    by: Identifier
+    """Who allowed a visit beyond the available units, and why (needs the supervisor role)."""
+
+    by: Identifier = Field(description="The supervisor who allowed it.")
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class VisitScheduled(Strict):
+    """A visit planned for a service date; its latest recorded state wins (accumulation.md 2.1)."""
+
+    model_config = example(
+        visit_id="V-1",
+        member_id="M-1",
+        payer_id="P-1",
+        service_code="T1019",
+        service_date="2026-01-06",
+        units="4",
+        authorization_number="AUTH-1001",
+    )
+
     visit_id: Identifier
     member_id: Identifier
     payer_id: Identifier
     service_code: Identifier
     service_date: date
     units: Units
-    authorization_number: Identifier | None = None
-    override: Override | None = None
+    authorization_number: Identifier | None = Field(
+        default=None,
+        description="Match the visit to this authorization; without it, the line of the same "
+        "payer and service code covering the service date (accumulation.md 2.2).",
+    )
+    override: Override | None = Field(
+        default=None,
+        description="Schedule beyond the available units; the caller needs the supervisor role.",
+    )
 
 
 class VisitRescheduled(Strict):
+    """Moves a visit to another date and/or changes its units."""
+
+    model_config = example(visit_id="V-1", service_date="2026-01-07")
+
     visit_id: Identifier
     service_date: date | None = None
     units: Units | None = None
@@ -111,27 +216,52 @@ class VisitRescheduled(Strict):
 class VisitConfirmed(Strict):
     """Confirms a scheduled visit; for a visit never scheduled, carries the scheduling fields."""
 
+    model_config = example(visit_id="V-1", units="3.5")
+
     visit_id: Identifier
-    units: Units | None = None
-    member_id: Identifier | None = None
-    payer_id: Identifier | None = None
-    service_code: Identifier | None = None
-    service_date: date | None = None
-    authorization_number: Identifier | None = None
-    override: Override | None = None
+    units: Units | None = Field(
+        default=None, description="The units actually given (default: the scheduled units)."
+    )
+    member_id: Identifier | None = Field(
+        default=None, description="For a visit never scheduled, as in `visit.scheduled`."
+    )
+    payer_id: Identifier | None = Field(
+        default=None, description="For a visit never scheduled, as in `visit.scheduled`."
+    )
+    service_code: Identifier | None = Field(
+        default=None, description="For a visit never scheduled, as in `visit.scheduled`."
+    )
+    service_date: date | None = Field(
+        default=None, description="For a visit never scheduled, as in `visit.scheduled`."
+    )
+    authorization_number: Identifier | None = Field(
+        default=None, description="As in `visit.scheduled`."
+    )
+    override: Override | None = Field(default=None, description="As in `visit.scheduled`.")
 
 
 class VisitMissed(Strict):
+    """The member missed the visit: its units still count as used, unless the payer's
+    `exclude_missed_days` applies."""
+
+    model_config = example(visit_id="V-1", reason="no show")
+
     visit_id: Identifier
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class VisitCancelled(Strict):
+    """The visit will not take place: it uses nothing."""
+
+    model_config = example(visit_id="V-1", reason="member in hospital")
+
     visit_id: Identifier
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class CalendarYear(Strict):
+    """Resets every 1 January."""
+
     type: Literal["calendar_year"]
 
 
@@ -161,6 +291,8 @@ class Anniversary(Strict):
 
 
 class Lifetime(Strict):
+    """Never resets: one period for the member's whole life."""
+
     type: Literal["lifetime"]
 
 
@@ -170,7 +302,11 @@ BenefitPeriod = Annotated[
 BenefitUnit = Literal["visits", "units", "amount"]
 Thresholds = Annotated[list[Fraction], Field(min_length=1, max_length=10)]
 ServiceCodes = Annotated[list[Identifier], Field(min_length=1, max_length=100)]
-Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, max_digits=18, decimal_places=6)]
+Positive = Annotated[
+    Decimal,
+    Field(gt=0, allow_inf_nan=False, max_digits=18, decimal_places=6),
+    DecimalJsonSchema(),
+]
 
 
 def _distinct_sorted(values: list[Decimal] | None) -> list[Decimal] | None:
@@ -184,21 +320,47 @@ def _distinct_sorted(values: list[Decimal] | None) -> list[Decimal] | None:
 class CoverageChanged(Strict):
     """coverage.started / coverage.ended: the member is covered by the payer from / through date."""
 
+    model_config = example(member_id="M-1", payer_id="P-1", date="2026-01-01")
+
     member_id: Identifier
     payer_id: Identifier
-    date: date
+    # annotated, not assigned: a default named `date` would hide the type `date`
+    date: Annotated[
+        date,
+        Field(description="The first day covered (coverage.started) or the last (coverage.ended)."),
+    ]
 
 
 class BenefitLimitDefined(Strict):
-    benefit_id: Identifier
+    """A limit on the member's use of a benefit per period, counted over its service codes."""
+
+    model_config = example(
+        benefit_id="B-1",
+        member_id="M-1",
+        payer_id="P-1",
+        benefit_code="PT",
+        service_codes=["97110", "97112"],
+        limit="20",
+        unit="visits",
+        period={"type": "calendar_year"},
+        thresholds=["0.8"],
+    )
+
+    benefit_id: Identifier = Field(description="The limit's own id; later events name it.")
     member_id: Identifier
     payer_id: Identifier
-    benefit_code: Identifier
-    service_codes: ServiceCodes
-    limit: Positive
-    unit: BenefitUnit
-    period: BenefitPeriod
-    thresholds: Thresholds | None = None
+    benefit_code: Identifier = Field(description="The payer's code of the benefit.")
+    service_codes: ServiceCodes = Field(description="Visits of these service codes use the limit.")
+    limit: Positive = Field(description="How much of `unit` a period allows.")
+    unit: BenefitUnit = Field(
+        description="What is counted: visits, their units, or an amount of money."
+    )
+    period: BenefitPeriod = Field(description="When the limit starts again.")
+    thresholds: Thresholds | None = Field(
+        default=None,
+        description="Shares of the limit (more than 0, at most 1) whose crossing sends "
+        "`benefit.threshold_crossed`.",
+    )
 
     @model_validator(mode="after")
     def _thresholds(self) -> BenefitLimitDefined:
@@ -209,11 +371,15 @@ class BenefitLimitDefined(Strict):
 class BenefitLimitAmended(Strict):
     """Changes a defined limit for every period, retroactively (like authorization.amended)."""
 
+    model_config = example(benefit_id="B-1", limit="24")
+
     benefit_id: Identifier
     service_codes: ServiceCodes | None = None
     limit: Positive | None = None
     period: BenefitPeriod | None = None
-    thresholds: Thresholds | None = None
+    thresholds: Thresholds | None = Field(
+        default=None, description="As in `benefit.limit_defined`."
+    )
 
     @model_validator(mode="after")
     def _changes_something(self) -> BenefitLimitAmended:
@@ -229,39 +395,79 @@ class BenefitLimitAmended(Strict):
 class BenefitUsageVerified(Strict):
     """What the payer reported as used (all providers) as of a date."""
 
+    model_config = example(
+        benefit_id="B-1", as_of="2026-03-31", used="6", source="payer portal", reference="R-77"
+    )
+
     benefit_id: Identifier
-    as_of: date
-    used: Units
-    source: Annotated[str, Field(min_length=1, max_length=200)]
-    reference: Annotated[str, Field(max_length=200)] | None = None
+    as_of: date = Field(description="The day the reported figure is valid on.")
+    used: Units = Field(description="Used in the period holding `as_of`, in the limit's unit.")
+    source: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Where the figure comes from (a portal, a call, an X12 271)."
+    )
+    reference: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="The source's reference of the report."
+    )
 
 
 # --- claims accumulators (accumulation.md section 4) ---------------------------------------------
 
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=2)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=2),
+    DecimalJsonSchema(),
+]
 Percent = Annotated[
-    Decimal, Field(ge=0, le=100, allow_inf_nan=False, max_digits=7, decimal_places=4)
+    Decimal,
+    Field(ge=0, le=100, allow_inf_nan=False, max_digits=7, decimal_places=4),
+    DecimalJsonSchema(),
 ]
 ClaimStatus = Literal["pending", "processed", "paid", "released", "denied"]
 SchedulePeriod = Annotated[CalendarYear | PlanYear | Lifetime, Field(discriminator="type")]
 
 
 class ReversionLevel(Strict):
-    from_day: Annotated[int, Field(ge=1)]
-    to_day: Annotated[int, Field(ge=1)] | None = None
-    coinsurance_percent: Percent
+    """The coinsurance the plan pays for the days `from_day` through `to_day` of a period."""
+
+    from_day: Annotated[int, Field(ge=1)] = Field(description="Day number, from 1.")
+    to_day: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="The last day of the level (inclusive); the last level is open."
+    )
+    coinsurance_percent: Percent = Field(description="The share the plan pays, 0 to 100.")
 
 
 class AccumulatorDefinition(Strict):
+    """One accumulator of a schedule (accumulation.md 4.1)."""
+
     code: Identifier
     description: Annotated[str, Field(max_length=200)] = ""
-    type: Literal["deductible", "maximum", "day", "reversion", "cob"]
-    amount: Units | None = None
-    kind: Literal["out_of_pocket", "benefit"] | None = None
-    level: Literal["individual", "family"] = "individual"
-    network: Literal["in", "out", "any"] = "any"
-    per: Literal["illness", "tooth"] | None = None
-    levels: list[ReversionLevel] | None = None
+    type: Literal["deductible", "maximum", "day", "reversion", "cob"] = Field(
+        description="deductible: money the member pays before the plan pays; maximum: money "
+        "paid at most (see `kind`); day: covered days; reversion: coinsurance by day number "
+        "(`levels`); cob: savings banked while this plan pays as secondary."
+    )
+    amount: Units | None = Field(
+        default=None, description="Money, or days for a day accumulator; not for reversion."
+    )
+    kind: Literal["out_of_pocket", "benefit"] | None = Field(
+        default=None,
+        description="Maximums only: out_of_pocket (the member pays at most) or benefit "
+        "(the plan pays at most).",
+    )
+    level: Literal["individual", "family"] = Field(
+        default="individual",
+        description="family: shared by every member enrolled with the same family_id.",
+    )
+    network: Literal["in", "out", "any"] = Field(
+        default="any", description="The claim lines it counts: in-network, out, or both."
+    )
+    per: Literal["illness", "tooth"] | None = Field(
+        default=None, description="Kept apart per illness code or per tooth."
+    )
+    levels: list[ReversionLevel] | None = Field(
+        default=None,
+        description="Reversion only: levels from day 1, without gap or overlap, the last open.",
+    )
 
     @model_validator(mode="after")
     def _fits_its_type(self) -> AccumulatorDefinition:
@@ -301,13 +507,32 @@ def _check_levels(levels: list[ReversionLevel]) -> None:
 
 
 class ScheduleDefined(Strict):
-    schedule_id: Identifier
-    plan_type: Identifier
+    """A plan's schedule of accumulators and its benefit period (accumulation.md 4.1)."""
+
+    model_config = example(
+        schedule_id="S-MED-2026",
+        plan_type="medical",
+        effective_date="2026-01-01",
+        benefit_period={"type": "calendar_year"},
+        coinsurance_percent="80",
+        accumulators=[
+            {"code": "DED", "type": "deductible", "amount": "500"},
+            {"code": "OOP", "type": "maximum", "kind": "out_of_pocket", "amount": "3000"},
+        ],
+    )
+
+    schedule_id: Identifier = Field(description="The schedule's own id; enrollments name it.")
+    plan_type: Identifier = Field(description="medical, dental, vision and the like.")
     effective_date: date
     termination_date: date | None = None
-    benefit_period: SchedulePeriod
-    coinsurance_percent: Percent
-    accumulators: Annotated[list[AccumulatorDefinition], Field(min_length=1, max_length=200)]
+    benefit_period: SchedulePeriod = Field(description="When the accumulators start again.")
+    coinsurance_percent: Percent = Field(
+        description="The share the plan pays after the deductible, 0 to 100, where no "
+        "reversion level says otherwise."
+    )
+    accumulators: Annotated[list[AccumulatorDefinition], Field(min_length=1, max_length=200)] = (
+        Field(description="Distinct codes.")
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ScheduleDefined:
@@ -321,11 +546,19 @@ class ScheduleDefined(Strict):
 
 
 class MemberEnrolled(Strict):
+    """The member is enrolled in a schedule from `start_date`, through `end_date` if given."""
+
+    model_config = example(
+        member_id="M-1", schedule_id="S-MED-2026", start_date="2026-01-01", family_id="F-1"
+    )
+
     member_id: Identifier
     schedule_id: Identifier
     start_date: date
     end_date: date | None = None
-    family_id: Identifier | None = None
+    family_id: Identifier | None = Field(
+        default=None, description="Members of one family share its family-level accumulators."
+    )
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> MemberEnrolled:
@@ -335,20 +568,30 @@ class MemberEnrolled(Strict):
 
 
 class Applied(Strict):
+    """What a claim line applied to one accumulator, as the adjudicating system decided."""
+
     accumulator_code: Identifier
-    amount: Units
+    amount: Units = Field(description="Money, or days for day and reversion accumulators.")
 
 
 class ClaimLine(Strict):
-    line_number: Annotated[int, Field(ge=1)]
-    from_date: date
-    thru_date: date
+    line_number: Annotated[int, Field(ge=1)] = Field(description="Distinct within the claim.")
+    from_date: date = Field(description="The first service date; it picks the benefit period.")
+    thru_date: date = Field(description="The last service date (inclusive).")
     allowed_amount: Money
     network: Literal["in", "out"] = "in"
-    days: Annotated[int, Field(ge=0)] | None = None
-    illness: Identifier | None = None
-    tooth: Identifier | None = None
-    applied: list[Applied] = []
+    days: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Days counted by day accumulators; at most the line's span."
+    )
+    illness: Identifier | None = Field(
+        default=None, description="The illness code, for accumulators kept per illness."
+    )
+    tooth: Identifier | None = Field(
+        default=None, description="The tooth, for accumulators kept per tooth."
+    )
+    applied: list[Applied] = Field(
+        default=[], description="One entry per accumulator code at most."
+    )
 
     @model_validator(mode="after")
     def _days_fit(self) -> ClaimLine:
@@ -374,15 +617,39 @@ def _distinct_lines(lines: list[ClaimLine]) -> None:
         raise ValueError("line numbers repeat")
 
 
+_CLAIM_LINE_EXAMPLE = {
+    "line_number": 1,
+    "from_date": "2026-02-10",
+    "thru_date": "2026-02-10",
+    "allowed_amount": "250.00",
+    "applied": [{"accumulator_code": "DED", "amount": "250.00"}],
+}
+
+
 class ClaimAdjudicated(Strict):
-    claim_id: Identifier
-    reference_number: Identifier
+    """A claim as the adjudicating system decided it; it counts toward accumulators while paid
+    or released (accumulation.md 4.2)."""
+
+    model_config = example(
+        claim_id="C-1",
+        reference_number="2026021000001",
+        member_id="M-1",
+        plan_type="medical",
+        billing_provider="Clinic A",
+        status="paid",
+        lines=[_CLAIM_LINE_EXAMPLE],
+    )
+
+    claim_id: Identifier = Field(description="The claim's own id; later events name it.")
+    reference_number: Identifier = Field(description="The payer's claim reference.")
     member_id: Identifier
-    plan_type: Identifier
+    plan_type: Identifier = Field(
+        description="With the lines' first from-date it picks the member's schedule."
+    )
     billing_provider: Annotated[str, Field(min_length=1, max_length=200)]
-    status: ClaimStatus
+    status: ClaimStatus = Field(description="Only paid and released claims count.")
     release_date: date | None = None
-    lines: ClaimLines
+    lines: ClaimLines = Field(description="Distinct line numbers.")
 
     @model_validator(mode="after")
     def _lines(self) -> ClaimAdjudicated:
@@ -391,14 +658,20 @@ class ClaimAdjudicated(Strict):
 
 
 class ClaimStatusChanged(Strict):
+    model_config = example(claim_id="C-1", status="released", release_date="2026-02-20")
+
     claim_id: Identifier
-    status: ClaimStatus
+    status: ClaimStatus = Field(description="Only paid and released claims count.")
     release_date: date | None = None
 
 
 class ClaimAdjusted(Strict):
+    """Replaces the claim's lines."""
+
+    model_config = example(claim_id="C-1", lines=[_CLAIM_LINE_EXAMPLE])
+
     claim_id: Identifier
-    lines: ClaimLines
+    lines: ClaimLines = Field(description="Every line of the claim now; distinct line numbers.")
 
     @model_validator(mode="after")
     def _lines(self) -> ClaimAdjusted:
@@ -407,6 +680,10 @@ class ClaimAdjusted(Strict):
 
 
 class ClaimVoided(Strict):
+    """The claim applies nothing any more."""
+
+    model_config = example(claim_id="C-1", reason="duplicate submission")
+
     claim_id: Identifier
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -465,19 +742,26 @@ class EventsRequest(Strict):
 
 
 class EventWarning(BaseModel):
-    code: str
+    """Something the client should know; the event was recorded all the same."""
+
+    code: str = Field(description="insufficient_units, no_authorization and the like.")
     message: str
-    shortfall: Decimal | None = None
+    shortfall: DecimalString | None = Field(
+        default=None, description="Units beyond what was available, where that applies."
+    )
 
 
 class EventResult(BaseModel):
     id: UUID
-    status: Literal["recorded", "duplicate"]
-    position: int
+    status: Literal["recorded", "duplicate"] = Field(
+        description="duplicate: the same id with the same body was recorded before; nothing "
+        "was stored again and `position` is the first recording's."
+    )
+    position: int = Field(description="The event's position in the tenant's ledger, from 1.")
     recorded_at: datetime
     warnings: list[EventWarning] = []
 
 
 class EventsResponse(BaseModel):
-    results: list[EventResult]
-    last_position: int
+    results: list[EventResult] = Field(description="One per event, in the batch's order.")
+    last_position: int = Field(description="The highest position among the results.")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.decimals import DecimalString
 
 Role = Literal["writer", "reader", "subscriber", "supervisor", "admin"]
 
@@ -17,68 +18,94 @@ class Span(BaseModel):
 
 
 class NegativeAccrualOut(BaseModel):
-    overuse: Decimal
+    """Why a key's raw balance is below 0 (accumulation.md 2.7)."""
+
+    overuse: DecimalString = Field(description="-raw_balance: units used beyond what was there.")
     cause: Literal[
         "authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse"
     ]
-    event_id: str
-    period_start: date
+    event_id: str = Field(description="The event that turned the balance negative.")
+    period_start: date = Field(description="The first period whose balance went negative.")
 
 
 class Summary(BaseModel):
+    """One accumulation key of a member: (authorization number, service code)."""
+
     authorization_number: str
     service_code: str
     payer_id: str
     frequency: Literal["day", "week", "month", "span"]
-    span: Span
-    accumulated_units: Decimal
-    raw_balance: Decimal
-    negative_accrual: NegativeAccrualOut | None
+    span: Span = Field(description="From the earliest line start to the latest line end.")
+    accumulated_units: DecimalString = Field(
+        description="Units carried into later periods as of `as_of`: max(0, raw_balance)."
+    )
+    raw_balance: DecimalString = Field(
+        description="The running balance B_k of the period holding `as_of`; below 0 on "
+        "negative accrual (accumulation.md 2.5)."
+    )
+    negative_accrual: NegativeAccrualOut | None = Field(
+        description="null unless the raw balance is below 0."
+    )
 
 
 class UnauthorizedVisit(BaseModel):
+    """A visit that matches no authorization: in no balance, never dropped (accumulation.md 2.2)."""
+
     visit_id: str
     service_code: str
     service_date: date
-    units: Decimal
+    units: DecimalString
     status: str
+
+
+AS_OF = "The day the answer is for."
+KNOWN_AT = "Only events recorded up to this instant are seen."
+POSITION = "The last ledger position the answer reflects."
 
 
 class AccumulationList(BaseModel):
     member_id: str
-    as_of: date
-    known_at: datetime
-    position: int
-    items: list[Summary]
+    as_of: date = Field(description=AS_OF)
+    known_at: datetime = Field(description=KNOWN_AT)
+    position: int = Field(description=POSITION)
+    items: list[Summary] = Field(description="Keys whose payer allows accumulation.")
     unauthorized_visits: list[UnauthorizedVisit] = []
 
 
 class PeriodOut(BaseModel):
+    """One period of a key (accumulation.md 2.3 to 2.6)."""
+
     start: date
     end: date
-    authorized: Decimal
-    used: Decimal
-    from_regular: Decimal
-    from_accumulation: Decimal
-    unauthorized: Decimal
-    balance: Decimal
+    authorized: DecimalString = Field(description="Units the active lines grant the period.")
+    used: DecimalString = Field(description="Units its visits use (accumulation.md 2.4).")
+    from_regular: DecimalString = Field(description="Used units drawn from `authorized`.")
+    from_accumulation: DecimalString = Field(
+        description="Used units drawn from the accumulation carried in."
+    )
+    unauthorized: DecimalString = Field(description="Used units beyond both: overuse.")
+    balance: DecimalString = Field(description="The raw balance at the period's end.")
 
 
 class AccumulationDetail(Summary):
-    as_of: date
-    known_at: datetime
-    position: int
-    periods: list[PeriodOut]
+    as_of: date = Field(description=AS_OF)
+    known_at: datetime = Field(description=KNOWN_AT)
+    position: int = Field(description=POSITION)
+    periods: list[PeriodOut] = Field(
+        description="Every period from the first up to the one holding `as_of`."
+    )
 
 
 class Effect(BaseModel):
+    """What one event did to the key's raw balance as of `as_of`."""
+
     description: str
-    raw_balance_before: Decimal
-    raw_balance_after: Decimal
+    raw_balance_before: DecimalString
+    raw_balance_after: DecimalString
 
 
 class ExplainEntry(BaseModel):
-    position: int
+    position: int = Field(description="The event's ledger position.")
     event_id: str
     type: str
     recorded_at: datetime
@@ -87,7 +114,7 @@ class ExplainEntry(BaseModel):
 
 
 class Explanation(AccumulationDetail):
-    events: list[ExplainEntry]
+    events: list[ExplainEntry] = Field(description="The events that make up the balance, in order.")
 
 
 class KeyRef(BaseModel):
@@ -96,9 +123,11 @@ class KeyRef(BaseModel):
 
 
 class VisitAllocation(BaseModel):
-    regular: Decimal
-    accumulated: Decimal
-    unauthorized: Decimal
+    """Where the visit's units were drawn from (accumulation.md 2.6)."""
+
+    regular: DecimalString = Field(description="From the period's authorized units.")
+    accumulated: DecimalString = Field(description="From the accumulation carried in.")
+    unauthorized: DecimalString = Field(description="Beyond both.")
 
 
 class VisitOut(BaseModel):
@@ -108,11 +137,13 @@ class VisitOut(BaseModel):
     service_code: str
     status: Literal["scheduled", "confirmed", "missed", "cancelled"]
     service_date: date
-    units: Decimal
-    key: KeyRef | None
-    unauthorized: bool
+    units: DecimalString
+    key: KeyRef | None = Field(description="The key the visit matched; null when unauthorized.")
+    unauthorized: bool = Field(description="The visit matches no authorization.")
     allocation: VisitAllocation
-    override: dict[str, Any] | None
+    override: dict[str, Any] | None = Field(
+        description="`{by, reason}` when a supervisor allowed the visit beyond the units."
+    )
     not_eligible: bool = Field(
         default=False,
         description="the service date lies outside the member's coverage by the payer "
@@ -121,38 +152,59 @@ class VisitOut(BaseModel):
 
 
 class SchedulingCheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A proposed visit, checked against the member's key without recording anything."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_id": "M-1",
+                    "payer_id": "P-1",
+                    "service_code": "T1019",
+                    "service_date": "2026-01-13",
+                    "units": "5",
+                }
+            ]
+        },
+    )
 
     member_id: str = Field(min_length=1)
     payer_id: str = Field(min_length=1)
     service_code: str = Field(min_length=1)
     service_date: date
-    units: Decimal = Field(gt=0, allow_inf_nan=False)
-    authorization_number: str | None = None
+    units: DecimalString = Field(gt=0, allow_inf_nan=False)
+    authorization_number: str | None = Field(
+        default=None, description="As in `visit.scheduled`: match this authorization."
+    )
 
 
 class Available(BaseModel):
-    regular: Decimal
-    accumulated: Decimal
-    total: Decimal
+    regular: DecimalString = Field(description="Regular units left in the visit's period.")
+    accumulated: DecimalString = Field(
+        description="Accumulated units the period may draw, never more than later periods leave."
+    )
+    total: DecimalString
 
 
 class CheckAllocation(BaseModel):
-    regular: Decimal
-    accumulated: Decimal
-    shortfall: Decimal
+    """How the proposed units would be drawn."""
+
+    regular: DecimalString
+    accumulated: DecimalString
+    shortfall: DecimalString = Field(description="Units beyond what is available.")
 
 
 class CheckWarning(BaseModel):
     code: str  # no_authorization | insufficient_units | not_eligible
     message: str
-    shortfall: Decimal | None = Field(default=None, description="null for not_eligible")
+    shortfall: DecimalString | None = Field(default=None, description="null for not_eligible")
 
 
 class SchedulingCheckOut(BaseModel):
-    authorization_number: str | None
+    authorization_number: str | None = Field(description="The key matched; null when none.")
     service_code: str
-    position: int
+    position: int = Field(description=POSITION)
     available: Available
     allocation: CheckAllocation
     warnings: list[CheckWarning]
@@ -162,34 +214,41 @@ class ExceedingItem(BaseModel):
     member_id: str
     authorization_number: str
     service_code: str
-    raw_balance: Decimal
-    overuse: Decimal
-    cause: str
-    event_id: str | None
-    override: dict[str, Any] | None
+    raw_balance: DecimalString
+    overuse: DecimalString = Field(description="Units used beyond what was there.")
+    cause: str = Field(description="As `negative_accrual.cause` (accumulation.md 2.7).")
+    event_id: str | None = Field(description="The event that caused it.")
+    override: dict[str, Any] | None = Field(description="`{by, reason}` of an override.")
 
 
 class ExceedingReport(BaseModel):
     as_of: date
-    position: int
+    position: int = Field(description=POSITION)
     items: list[ExceedingItem]
 
 
 class RecalculateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"member_id": "M-1"}]}
+    )
 
-    member_id: str | None = None
+    member_id: str | None = Field(default=None, description="Only this member (default: all).")
 
 
 class RecalculateOut(BaseModel):
-    checked: int
-    corrected: int
+    checked: int = Field(description="Members replayed from the ledger.")
+    corrected: int = Field(description="Members whose read models differed and were corrected.")
 
 
 class ApiKeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"roles": ["writer", "reader"], "name": "scheduling system"}]
+        },
+    )
 
-    roles: list[Role] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1, description="The new key's roles in this tenant.")
     name: str | None = Field(
         default=None,
         min_length=1,
@@ -232,18 +291,34 @@ class ApiKeyList(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    index: int | None = None
-    field: str
+    """One precise reason the request was refused."""
+
+    index: int | None = Field(
+        default=None, description="The event's index in the batch; null for the request itself."
+    )
+    field: str = Field(description="Where: `data.units`, `events`, `as_of`, `body` and the like.")
     problem: str
+    position: int | None = Field(
+        default=None,
+        description="`condition_failed` only: the tenant's current ledger position, to read "
+        "from and retry.",
+    )
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: list[ErrorDetail] = []
+    code: str = Field(
+        description="What failed, for programs: invalid_event, invalid_request, "
+        "not_supported_yet, event_id_reused, condition_failed, concurrency_conflict, "
+        "not_found, method_not_allowed, unauthenticated, forbidden, unavailable, "
+        "internal_error."
+    )
+    message: str = Field(description="What failed, for people.")
+    details: list[ErrorDetail] = Field(default=[], description="Every problem found, at once.")
 
 
 class ErrorOut(BaseModel):
+    """Every error answer has this shape (api.md)."""
+
     error: ErrorBody
 
 

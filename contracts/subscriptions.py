@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.decimals import DecimalString
 from contracts.queries import NegativeAccrualOut
 
 
@@ -18,8 +18,8 @@ class KeyOut(BaseModel):
 
 
 class BalanceOut(BaseModel):
-    raw_balance: Decimal
-    accumulated_units: Decimal
+    raw_balance: DecimalString
+    accumulated_units: DecimalString
 
 
 class BalanceChanged(BaseModel):
@@ -48,11 +48,13 @@ class NegativeAccrualFlagged(BaseModel):
     cause_event_id: str
     position: int
     period_start: date
-    overuse: Decimal
+    overuse: DecimalString
 
 
 class DerivedEvent(BaseModel):
-    sequence: int
+    """An event the service derived (balance.changed and the alerts), in the tenant's feed."""
+
+    sequence: int = Field(description="Gap-free and strictly increasing per tenant.")
     id: str
     type: str
     occurred_at: datetime
@@ -61,11 +63,11 @@ class DerivedEvent(BaseModel):
 
 class FeedPage(BaseModel):
     items: list[DerivedEvent]
-    next_after: int
+    next_after: int = Field(description="Pass as `after` for the next page.")
 
 
 class StreamTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"expires_in": 600}]})
 
     expires_in: int = Field(
         default=600, ge=10, le=3600, description="Seconds the token can open the stream."

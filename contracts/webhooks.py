@@ -11,10 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field
 class WebhookIn(BaseModel):
     """`POST /v1/webhooks`. No types (or an empty list) means every derived event type."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"url": "https://billing.example.com/hooks/ledger", "types": ["balance.changed"]}
+            ]
+        },
+    )
 
-    url: str = Field(min_length=1, max_length=2048)
-    types: list[str] | None = Field(default=None, max_length=50)
+    url: str = Field(
+        min_length=1, max_length=2048, description="http(s) to a public address; POSTed to."
+    )
+    types: list[str] | None = Field(
+        default=None, max_length=50, description="Derived event types to send (default: all)."
+    )
 
 
 class WebhookOut(BaseModel):

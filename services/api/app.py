@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from services.api import errors
+from services.api import docs, errors, openapi
 from services.api.deps import Context
 from services.api.limits import BodyLimit, known_query_parameters
 from services.api.middleware import RequestObservability
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         description="An append-only ledger of benefit usage with as-of and known-at balances.",
         lifespan=lifespan,
         dependencies=[Depends(known_query_parameters)],
+        docs_url=None,  # served by services/api/docs.py from installed files, not a CDN
+        redoc_url=None,
     )
     app.state.context = ctx
     app.state.settings = settings
@@ -82,4 +84,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     for module in (*routers, ledger, feeds, webhooks, ops):
         app.include_router(module.router)
     app.include_router(home.router)
+    docs.install(app)
+    openapi.install(app)
     return app

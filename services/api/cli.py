@@ -268,7 +268,21 @@ def parser() -> argparse.ArgumentParser:
         "--first-sunday", default="2026-10-04", help="the Sunday week 1 starts on (YYYY-MM-DD)"
     )
     demo.set_defaults(run=_demo)
+
+    schemas = commands.add_parser("schemas", help="the JSON Schemas of the events")
+    schema_commands = schemas.add_subparsers(
+        dest="schemas_command", required=True, metavar="ACTION"
+    )
+    export = schema_commands.add_parser("export", help="write one JSON Schema file per event type")
+    export.add_argument("--out", help="the directory (default: contracts/schemas of this package)")
+    export.set_defaults(run=_schemas_export)
     return root
+
+
+def _schemas_export(args: argparse.Namespace) -> int:
+    from services.api.schemas_export import main as export_main
+
+    return export_main(["--out", args.out] if args.out else [])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

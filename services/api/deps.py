@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.metrics import Metrics
 from services.ledger.codec import format_timestamp
@@ -128,6 +129,25 @@ def context(request: Request) -> Context:
 
 KEY_COLUMNS = "tenant, roles, key_id, expires_at, revoked_at"
 
+# These document the credentials in the OpenAPI document (the security schemes of the operations
+# that need a key); they never refuse a request themselves: principal() and stream_principal()
+# read and check them.
+BEARER = HTTPBearer(
+    scheme_name="ApiKey",
+    bearerFormat="API key",
+    description="`Authorization: Bearer <api key>`. A key belongs to one tenant and carries "
+    "roles (writer, reader, subscriber, supervisor, admin). Missing, unknown, expired or "
+    "revoked: 401; a role missing: 403.",
+    auto_error=False,
+)
+STREAM_TOKEN = APIKeyQuery(
+    name="token",
+    scheme_name="StreamToken",
+    description="For a browser's EventSource, which cannot send headers: a short-lived token "
+    "from POST /v1/feeds/stream-tokens, with the roles of the key that asked for it.",
+    auto_error=False,
+)
+
 
 def _caller(ctx: Context, row: Sequence[Any]) -> Principal:
     """The caller of a key row that is neither revoked nor expired (else 401)."""
@@ -141,7 +161,11 @@ def _caller(ctx: Context, row: Sequence[Any]) -> Principal:
     return Principal(tenant, frozenset(roles.split(",")), key_id)
 
 
-async def principal(request: Request, ctx: Context = Depends(context)) -> Principal:
+async def principal(
+    request: Request,
+    ctx: Context = Depends(context),
+    _documented: HTTPAuthorizationCredentials | None = Depends(BEARER),
+) -> Principal:
     """The caller of a key that exists, is not revoked and has not expired: asked of the
     database on every request, so a revocation holds at once in every process."""
     header = request.headers.get("authorization", "")
@@ -158,7 +182,12 @@ async def principal(request: Request, ctx: Context = Depends(context)) -> Princi
     return caller
 
 
-async def stream_principal(request: Request, ctx: Context = Depends(context)) -> Principal:
+async def stream_principal(
+    request: Request,
+    ctx: Context = Depends(context),
+    _bearer: HTTPAuthorizationCredentials | None = Depends(BEARER),
+    _token: str | None = Depends(STREAM_TOKEN),
+) -> Principal:
     """The key of the Authorization header, or else of a stream token in `?token=` (for a
     browser's EventSource, which cannot send headers; POST /v1/feeds/stream-tokens)."""
     token = request.query_params.get("token")
@@ -183,7 +212,8 @@ async def stream_principal(request: Request, ctx: Context = Depends(context)) ->
 def require(
     role: str, identify: Callable[..., Awaitable[Principal]] = principal
 ) -> Callable[..., Awaitable[Principal]]:
-    async def check(caller: Principal = Depends(identify)) -> Principal:
+    # the role is the security requirement's scope: the OpenAPI document names it per operation
+    async def check(caller: Principal = Security(identify, scopes=[role])) -> Principal:
         if not caller.has(role):
             raise ForbiddenError(f"this needs the {role} role")
         return caller

@@ -7,8 +7,10 @@ import json
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
 
-from contracts.events import EventsRequest, EventsResponse
+from contracts.envelopes import EventBatch
+from contracts.events import EventsResponse
 from services.api.deps import Context, context, require, utc_now
+from services.api.openapi import documented_body
 from services.ledger.codec import format_timestamp
 from services.ledger.keys import Principal
 from services.ledger.validation import parse_body, validate_batch, validate_condition
@@ -19,18 +21,15 @@ router = APIRouter(tags=["events"])
 @router.post(
     "/v1/events",
     response_model=EventsResponse,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": EventsRequest.model_json_schema()}},
-        }
-    },
+    openapi_extra=documented_body(EventBatch),  # read and checked by validate_batch, below
 )
 async def record_events(
     request: Request,
     caller: Principal = Depends(require("writer")),
     ctx: Context = Depends(context),
 ) -> Response:
+    """Record 1 to 1000 events atomically, in order: all or none. An event whose id was
+    recorded before with the same body is a `duplicate` (same position, nothing stored twice)."""
     body = parse_body(await request.body())  # bounded by BodyLimit (413) while it arrives
     candidates = validate_batch(body)
     condition = validate_condition(body)
