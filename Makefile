@@ -12,7 +12,7 @@ PORT ?= 8000
 # the environment's BENEFIT_LEDGER_DATABASE_URL when set, else a SQLite file here
 DATABASE_URL ?= $(or $(BENEFIT_LEDGER_DATABASE_URL),sqlite:///./benefit-ledger.db)
 
-.PHONY: install install-runtime run test lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-import bench-queries bench-rebuild clean
+.PHONY: install install-runtime run test browser lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-import bench-queries bench-rebuild clean
 
 install: $(DEV_STAMP)
 
@@ -41,7 +41,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+# the browser tests drive Debian's chromium: installed here when missing (scripts/install-chromium)
+browser:
+	scripts/install-chromium
+
+test: lint typecheck browser
 	$(BIN)/pytest
 
 unit: install
@@ -50,7 +54,7 @@ unit: install
 integration: install
 	$(BIN)/pytest tests/integration
 
-e2e: install
+e2e: install browser
 	$(BIN)/pytest tests/e2e
 
 # Benchmarks against PostgreSQL (BENCH_SCALE=0.01 for a smoke run); figures to bench/results/

@@ -11,7 +11,7 @@ from contracts.decimals import DecimalString
 from contracts.events import ClaimLine, ClaimStatus, Identifier
 
 
-class PeriodOut(BaseModel):
+class AccumulatorPeriodOut(BaseModel):
     start: date | None
     end: date | None
 
@@ -32,7 +32,7 @@ class AccumulatorRow(BaseModel):
         description="What paid and released claims applied in the period (accumulation.md 4.2)."
     )
     remaining_amount: DecimalString = Field(description="schedule amount - applied, never below 0")
-    period: PeriodOut = Field(description="The benefit period holding the effective date.")
+    period: AccumulatorPeriodOut = Field(description="The benefit period holding the effective date.")
 
 
 class CobRow(BaseModel):
@@ -45,7 +45,7 @@ class CobRow(BaseModel):
     bank_amount: DecimalString = Field(
         description="savings banked while this plan paid as secondary"
     )
-    period: PeriodOut
+    period: AccumulatorPeriodOut
 
 
 class AccumulatorList(BaseModel):
