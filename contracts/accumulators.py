@@ -32,7 +32,9 @@ class AccumulatorRow(BaseModel):
         description="What paid and released claims applied in the period (accumulation.md 4.2)."
     )
     remaining_amount: DecimalString = Field(description="schedule amount - applied, never below 0")
-    period: AccumulatorPeriodOut = Field(description="The benefit period holding the effective date.")
+    period: AccumulatorPeriodOut = Field(
+        description="The benefit period holding the effective date."
+    )
 
 
 class CobRow(BaseModel):

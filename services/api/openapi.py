@@ -98,7 +98,8 @@ ERRORS: dict[int, str] = {
     "the same, as if absent).",
     409: "A conflict.",
     413: "`payload_too_large`: the body is over the service's limit "
-    "(BENEFIT_LEDGER_MAX_BODY_BYTES, 5,000,000 bytes by default); it was not read, nothing was stored.",
+    "(BENEFIT_LEDGER_MAX_BODY_BYTES, 5,000,000 bytes by default); it was not read whole, "
+    "nothing was stored.",
     422: "`invalid_request`: the request is not valid (a parameter, the body, or a query "
     "parameter the operation does not take); one detail per problem, all at once.",
     503: "`unavailable`: the database cannot be reached; nothing was stored, try again.",
