@@ -67,7 +67,11 @@ class WebhookIn(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"url": "https://billing.example.com/hooks/ledger", "types": ["balance.changed"]}
+                {"url": "https://billing.example.com/hooks/ledger", "types": ["balance.changed"]},
+                {
+                    "url": "https://billing.example.com/hooks/ledger",
+                    "retry": {"initial_seconds": 10, "max_seconds": 600, "max_attempts": 30},
+                },
             ]
         },
     )
@@ -139,9 +143,13 @@ class RotateIn(BaseModel):
     """`POST /v1/webhooks/{webhook_id}/rotate-secret`: how long the old secret goes on signing
     beside the new one (default: the service's setting, 24 h)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"overlap_seconds": 3600}]}
+    )
 
-    overlap_seconds: OverlapSeconds | None = None
+    overlap_seconds: OverlapSeconds | None = Field(
+        default=None, description="Seconds the old secret goes on signing; 0: not at all."
+    )
 
 
 class SecretRotated(BaseModel):
