@@ -6,6 +6,7 @@ SQL is written once with `?` placeholders; the PostgreSQL connection rewrites th
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import select
 import sqlite3
@@ -23,6 +24,11 @@ from services.ledger.errors import InfrastructureError
 
 Row = tuple[Any, ...]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# FULL: a commit is on disk when it is acknowledged, power loss included (NORMAL in WAL mode may
+# lose the last commits; bench/append.py measures what FULL costs)
+SQLITE_SYNCHRONOUS = "FULL"
+SQLITE_SYNCHRONOUS_MODES = frozenset({"FULL", "NORMAL", "EXTRA"})
+SQLITE_FILE_MODE = 0o600  # the ledger holds member data: its owner only
 # a PostgreSQL connection attempt waits at most this long (unless the URL sets connect_timeout),
 # so an unreachable server is answered 503 in seconds rather than after the kernel gives up
 CONNECT_TIMEOUT_S = 5
@@ -137,12 +143,28 @@ def _with_timeout(url: str) -> str:
     return make_conninfo(url, connect_timeout=CONNECT_TIMEOUT_S)
 
 
+def _create_private(path: str) -> None:
+    """Create the SQLite file with SQLITE_FILE_MODE when it does not exist yet. SQLite gives the
+    -wal and -shm files it creates beside it the database file's mode."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(descriptor, SQLITE_FILE_MODE)  # whatever the umask
+    finally:
+        os.close(descriptor)
+
+
 class Database:
     """Opens connections to one database and owns its schema."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS) -> None:
+        """`sqlite_synchronous` is for measuring (bench/append.py); the service keeps FULL."""
+        assert sqlite_synchronous in SQLITE_SYNCHRONOUS_MODES, sqlite_synchronous
         self.url = url
         self.dialect = DatabaseUrl(url).dialect
+        self.sqlite_synchronous = sqlite_synchronous
         self._local = threading.local()
 
     def connect(self) -> Connection:
@@ -156,10 +178,11 @@ class Database:
     def _open_sqlite(self, path: str) -> sqlite3.Connection:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         raw.execute("PRAGMA journal_mode = WAL")
-        raw.execute("PRAGMA synchronous = NORMAL")
+        raw.execute(f"PRAGMA synchronous = {self.sqlite_synchronous}")
         return raw
 
     def thread_connection(self) -> Connection:
