@@ -87,5 +87,29 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+@contextmanager
+def database_outage(server_url: str, database_url: str) -> Iterator[None]:
+    """The database unreachable until the block ends, the way an outage reaches the service: it
+    stops accepting connections and every session it has is cut off (pooled ones included).
+    Back at the end, also when the block fails, so it can be dropped."""
+    name = database_name(database_url)
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as connection:
+            connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
 def new_tenant() -> str:
     return f"t-{uuid.uuid4().hex[:12]}"

@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     ctx = Context(
         database,
         Ledger(database, InlineProjector()),
-        make_reader(database, settings.postgres_read_pool_size),
+        make_reader(
+            database, settings.postgres_read_pool_size, settings.postgres_acquire_timeout_seconds
+        ),
     )
 
     @asynccontextmanager

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     postgres_read_pool_size: int = 8
+    # a read waits at most this long for a pooled connection (or to open one), then answers 503
+    postgres_acquire_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # webhooks may target loopback, private or link-local addresses (tests, closed networks)
     allow_private_webhooks: bool = False
     # serve runs the delivery workers (webhooks) and the period tick beside the API

@@ -34,6 +34,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://ledger.test") as client:
         yield client
+    await app.state.context.reader.close()  # before the session's database is dropped
 
 
 @dataclass
