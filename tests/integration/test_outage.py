@@ -85,6 +85,8 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/v1/webhooks"): {"url": "https://hooks.example.com/ledger"},
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{sequence}/redeliver"): None,
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"status": "active"},
 }
 QUERIES = {"/v1/feeds/events/stream": {"limit": "1"}}  # the stream ends after one event
 
@@ -98,7 +100,7 @@ def request_for(method: str, template: str, n: int) -> dict[str, Any]:
     request: dict[str, Any] = {"method": method, "url": path, "params": QUERIES.get(template)}
     if (method, template) == ("POST", "/v1/events"):
         request["json"] = {"events": [visit(f"outage-visit-{n}")]}
-    elif method == "POST":  # every POST route has its body here, so a new one is not missed
+    elif method in ("POST", "PATCH"):  # every such route has its body here: none is missed
         request["json"] = BODIES[(method, template)]
     return request
 
