@@ -12,7 +12,7 @@ PORT ?= 8000
 # the environment's BENEFIT_LEDGER_DATABASE_URL when set, else a SQLite file here
 DATABASE_URL ?= $(or $(BENEFIT_LEDGER_DATABASE_URL),sqlite:///./benefit-ledger.db)
 
-.PHONY: install install-runtime run test browser lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-import bench-queries bench-rebuild clean
+.PHONY: install install-runtime run test browser lint typecheck unit integration e2e bench bench-baseline bench-ingest bench-import bench-queries bench-rebuild bench-append clean
 
 install: $(DEV_STAMP)
 
@@ -61,7 +61,7 @@ e2e: install browser
 bench: install
 	$(BIN)/python -m bench
 
-bench-baseline bench-ingest bench-import bench-queries bench-rebuild: install
+bench-baseline bench-ingest bench-import bench-queries bench-rebuild bench-append: install
 	$(BIN)/python -m bench $(@:bench-%=%)
 
 clean:

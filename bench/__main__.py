@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import baseline, bulk_import, history, ingest, queries, writers
+from bench import append, baseline, bulk_import, history, ingest, queries, writers
 from bench.common import fresh_database, log, postgres_server
 
-PARTS = ("baseline", "ingest", "import", "queries", "rebuild")
+PARTS = ("baseline", "ingest", "import", "queries", "rebuild", "append")
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 RATIOS = {
     "ingest_batched_ratio": ("ingest_batched_events_per_s", "copy_rows_per_s"),
@@ -23,6 +23,11 @@ RATIOS = {
     "import_ratio": ("import_events_per_s", "copy_rows_per_s"),
     # not against a baseline: 16 writers in 16 tenants against the same 16 in one (target >= 3)
     "writers_tenant_scaling": ("writers_16_tenants_events_per_s", "writers_1_tenant_events_per_s"),
+    # what SQLite's synchronous = FULL costs a single append, against NORMAL (same run, same disk)
+    "sqlite_full_over_normal": (
+        "sqlite_append_one_event_p50_ms_full",
+        "sqlite_append_one_event_p50_ms_normal",
+    ),
 }
 
 
@@ -82,6 +87,9 @@ def run(parts: list[str], scale: float) -> dict[str, Any]:
                 if "queries" in parts:
                     samples, retro = max(20, int(300 * scale)), max(20, int(50 * scale))
                     figures |= queries.measure(large, samples, retro, "2m")
+        if "append" in parts:
+            with fresh_database(server, "append") as url:
+                figures |= append.run(url, scale)
     for ratio, (numerator, denominator) in RATIOS.items():
         if numerator in figures and figures.get(denominator):
             figures[ratio] = round(figures[numerator] / figures[denominator], 4)
@@ -116,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "parts", nargs="*", choices=[*PARTS, []], default=[],
         help="baseline, ingest, import (NDJSON bulk import), queries (as-of, known_at, "
-        "retroactive change; includes a rebuild), rebuild; default: all",
+        "retroactive change; includes a rebuild), rebuild, append (one more event by the "
+        "member's history; SQLite synchronous FULL against NORMAL); default: all",
     )  # fmt: skip
     parser.add_argument(
         "--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")),

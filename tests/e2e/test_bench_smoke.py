@@ -37,6 +37,20 @@ FIGURES = (
     "import_events_per_s",
     "import_ratio",
     "import_peak_rss_mb",
+    "append_one_event_p99_ms_at_10",
+    "append_one_event_p99_ms_at_1000",
+    "append_one_event_p99_ms_at_5000",
+    "append_one_event_p50_ms_at_10",
+    "append_one_event_p50_ms_at_5000",
+    "append_one_event_cold_p99_ms_at_10",
+    "append_one_event_cold_p99_ms_at_1000",
+    "append_one_event_cold_p99_ms_at_5000",
+    "sqlite_append_one_event_p99_ms_at_10",
+    "sqlite_append_one_event_p99_ms_at_1000",
+    "sqlite_append_one_event_p99_ms_at_5000",
+    "sqlite_append_one_event_p50_ms_full",
+    "sqlite_append_one_event_p50_ms_normal",
+    "sqlite_full_over_normal",
 )
 
 
