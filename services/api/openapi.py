@@ -102,7 +102,16 @@ ERRORS: dict[int, str] = {
     "nothing was stored.",
     422: "`invalid_request`: the request is not valid (a parameter, the body, or a query "
     "parameter the operation does not take); one detail per problem, all at once.",
-    503: "`unavailable`: the database cannot be reached; nothing was stored, try again.",
+    503: "`unavailable`: the database cannot be reached (refused, the connection cut, no "
+    "pooled connection in time); try again after `Retry-After` seconds. A write answered so "
+    "may have been stored if its connection was cut as it committed: its event ids make the "
+    "retry safe.",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
 }
 # what one operation says beyond the general text
 ERRORS_OF: dict[tuple[str, str], dict[int, str]] = {
@@ -166,6 +175,8 @@ def _document_errors(method: str, path: str, operation: dict[str, Any]) -> None:
             answer["headers"] = {
                 "WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}
             }
+        if status == 503:
+            answer["headers"] = RETRY_AFTER
         responses[str(status)] = answer
     if roles:
         role = ROLE.format(role=roles[0])
@@ -177,14 +188,19 @@ def _document_errors(method: str, path: str, operation: dict[str, Any]) -> None:
 READINESS = {
     "type": "object",
     "description": "`status` ready, lagging (projections behind the ledger) or unavailable "
-    "(the database did not answer, with `reason`).",
+    "(the database did not answer); `reason` says which. No count of events: a tenant's "
+    "are behind its admin key (GET /v1/admin/status).",
     "properties": {
         "status": {"type": "string", "enum": ["ready", "lagging", "unavailable"]},
-        "events": {"type": "integer", "description": "Events in the ledger, all tenants."},
-        "lag": {"type": "integer", "description": "Events the projections do not reflect yet."},
-        "lag_oldest_age_seconds": {"type": "number"},
-        "tenants_lagging": {"type": "integer"},
-        "reason": {"type": "string"},
+        "reason": {
+            "type": "string",
+            "enum": ["projections lagging", "database unreachable"],
+        },
+        "tenants_lagging": {"type": "integer", "description": "Tenants whose projections lag."},
+        "lag_oldest_age_seconds": {
+            "type": "number",
+            "description": "How long the oldest event not reflected yet has waited.",
+        },
     },
     "required": ["status"],
 }
@@ -220,7 +236,11 @@ def _readiness(document: dict[str, Any]) -> None:
         return
     body = {"application/json": {"schema": READINESS}}
     operation["responses"]["200"] = {"description": "Ready.", "content": body}
-    operation["responses"]["503"] = {"description": "Lagging or unavailable.", "content": body}
+    operation["responses"]["503"] = {
+        "description": "Lagging or unavailable.",
+        "content": body,
+        "headers": RETRY_AFTER,
+    }
 
 
 def _drop_unused(document: dict[str, Any], names: tuple[str, ...]) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from contracts.queries import (
     ApiKeyIn,
@@ -29,12 +29,16 @@ class TenantStatusOut(BaseModel):
     """GET /v1/admin/status (its place is contracts/queries.py, beside the other answers)."""
 
     tenant: str
-    events: int
-    projected_position: int
-    lag: int
-    lag_oldest_age_seconds: float
-    derived_events: int
-    relay_lag: dict[str, int]
+    events: int = Field(description="The tenant's last position (positions are gap-free).")
+    projected_position: int = Field(description="The last position its read models reflect.")
+    lag: int = Field(description="events - projected_position")
+    lag_oldest_age_seconds: float = Field(
+        description="How long the first event not reflected yet has waited (0 when none)."
+    )
+    derived_events: int = Field(description="The tenant's last derived-event sequence.")
+    relay_lag: dict[str, int] = Field(
+        description="Per relay stream, the tenant's derived events not published yet."
+    )
 
 
 @router.get("/v1/admin/status", response_model=TenantStatusOut)
