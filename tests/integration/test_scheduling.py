@@ -105,3 +105,41 @@ async def test_unauthorized_visit_is_reported_not_dropped(
     listing = await client.get("/v1/members/member-1/accumulations", headers=tenant.auth())
     [stray] = listing.json()["unauthorized_visits"]
     assert (stray["visit_id"], stray["units"]) == ("stray", "3")
+
+
+async def test_past_week_offers_no_more_than_the_later_weeks_leave(
+    client: httpx.AsyncClient, tenant: Tenant
+):
+    """accumulation.md 2.8 "For Past Weeks": week 2 has 4 regular left + 2 carried, but week 3
+    already drew 2 of week 2's 6 and leaves 4; recorded all the same, week 3 shows the overuse."""
+    await post_events(client, tenant, weekly_example(date(2026, 10, 4)))
+    answer = await client.post(
+        "/v1/scheduling/check", json=proposal("2026-10-15", "5"), headers=tenant.auth("reader")
+    )
+    body = answer.json()
+    assert body["available"] == {"regular": "4", "accumulated": "0", "total": "4"}
+    assert body["allocation"] == {"regular": "4", "accumulated": "0", "shortfall": "1"}
+    assert [(w["code"], w["shortfall"]) for w in body["warnings"]] == [("insufficient_units", "1")]
+
+    recorded = await post_events(client, tenant, [scheduled("late", "2026-10-15", "5")])
+    [result] = recorded.json()["results"]
+    assert [(w["code"], w["shortfall"]) for w in result["warnings"]] == [
+        ("insufficient_units", "1")
+    ]
+    confirm = {"id": str(uuid.uuid4()), "type": "visit.confirmed", "data": {"visit_id": "late"}}
+    await post_events(client, tenant, [confirm])
+    detail = await client.get(
+        "/v1/members/member-1/accumulations/AUTH-100/T1019",
+        params={"as_of": "2026-10-31"},
+        headers=tenant.auth(),
+    )
+    periods = detail.json()["periods"]
+    assert [p["balance"] for p in periods] == ["2", "1", "-1", "2"]
+    assert [(p["from_regular"], p["from_accumulation"], p["unauthorized"]) for p in periods] == [
+        ("8", "0", "0"),
+        ("10", "1", "0"),
+        ("10", "1", "1"),
+        ("7", "0", "0"),
+    ]
+    week3 = (await client.get("/v1/visits/visit-3", headers=tenant.auth())).json()
+    assert week3["allocation"] == {"regular": "10", "accumulated": "1", "unauthorized": "1"}

@@ -76,6 +76,8 @@ class CheckResult:
 
 
 def _available(result: KeyResult, service_date: date) -> tuple[Decimal, Decimal]:
+    """Regular units left in the period and accumulation carried in and not drawn yet, both
+    capped by what the later periods leave (2.8)."""
     # a span key is one period that stretches to its matched visits, wherever they fall
     index = 0 if result.frequency == "span" else period_index(result, service_date)
     if index < 0:
@@ -88,7 +90,22 @@ def _available(result: KeyResult, service_date: date) -> tuple[Decimal, Decimal]
     carried = max(ZERO, previous) if result.accumulates else ZERO
     regular_left = max(ZERO, period.authorized - period.from_regular)
     accumulated_left = max(ZERO, carried - period.from_accumulation)
+    cap = later_periods_leave(result, index)
+    if cap is not None:  # regular units are drawn first, so the cap cuts accumulation first
+        regular_left = min(regular_left, cap)
+        accumulated_left = min(accumulated_left, cap - regular_left)
     return regular_left, accumulated_left
+
+
+def later_periods_leave(result: KeyResult, index: int) -> Decimal | None:
+    """`min(max(0, B_j))` over the periods after `index` that have usage (2.8, "For Past
+    Weeks"): a unit used in period k lowers every later B_j by one, so more than this would take
+    units a later period already drew from the accumulation. None when no later period has usage,
+    or when the key does not accumulate (each period stands alone)."""
+    if not result.accumulates:
+        return None
+    later = [max(ZERO, p.balance) for p in result.periods[index + 1 :] if p.used > 0]
+    return min(later) if later else None
 
 
 def scheduling_check(
@@ -99,7 +116,8 @@ def scheduling_check(
     units: Decimal,
     authorization_number: str | None,
 ) -> CheckResult:
-    """Available = regular units left in the period + accumulation carried in and not yet drawn."""
+    """Available = regular units left in the period + accumulation carried in and not yet drawn,
+    never more than the later periods leave (2.8)."""
     facts: MemberFacts = projection.facts
     key = match_visit(
         facts.lines.values(), payer_id, service_code, service_date, authorization_number
