@@ -210,14 +210,31 @@ class SchedulingCheckOut(BaseModel):
     warnings: list[CheckWarning]
 
 
+ReviewReason = Literal["negative_accrual", "zero_balance", "past_overuse"]
+
+
 class ExceedingItem(BaseModel):
     member_id: str
     authorization_number: str
     service_code: str
+    reason: ReviewReason = Field(
+        description="The first that applies as of the date: negative_accrual (raw balance below "
+        "0), zero_balance (exactly 0), past_overuse (positive, but a period up to the date had "
+        "unauthorized units) (accumulation.md 2.10)."
+    )
     raw_balance: DecimalString
-    overuse: DecimalString = Field(description="Units used beyond what was there.")
-    cause: str = Field(description="As `negative_accrual.cause` (accumulation.md 2.7).")
+    overuse: DecimalString = Field(
+        description="negative_accrual: -raw_balance; otherwise the unauthorized units of the "
+        "periods up to the date (0 for a zero balance that never overdrew)."
+    )
+    cause: str | None = Field(
+        description="As `negative_accrual.cause` (accumulation.md 2.7); null when no period up "
+        "to the date overdrew."
+    )
     event_id: str | None = Field(description="The event that caused it.")
+    period_start: date | None = Field(
+        description="The first period up to the date with unauthorized units; null when none."
+    )
     override: dict[str, Any] | None = Field(description="`{by, reason}` of an override.")
 
 

@@ -24,7 +24,13 @@ from services.projections.core.explain import ExplainedEvent, explain
 from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts
 from services.projections.core.member import Flag, MemberProjection
 from services.projections.core.serialize import key_from_body, visit_bodies
-from services.projections.core.views import CheckResult, KeyView, key_view, scheduling_check
+from services.projections.core.views import (
+    CheckResult,
+    KeyView,
+    key_view,
+    review,
+    scheduling_check,
+)
 from services.projections.reads import Reader
 from services.projections.runner import replay
 
@@ -269,9 +275,13 @@ async def check(
 
 
 async def exceeding(
-    reader: Reader, tenant: str, as_of: date, known_at: datetime | None
+    reader: Reader,
+    tenant: str,
+    as_of: date,
+    known_at: datetime | None,
+    reasons: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], int]:
-    """Keys shown at 0 with negative accrual or usage beyond what was carried (2.10)."""
+    """Keys that need review as of a date, each with its reason (2.10); `reasons`: only these."""
     states: list[MemberState] = []
     if known_at is None:
         position = await tracking_position(reader, tenant)
@@ -292,7 +302,7 @@ async def exceeding(
         )
         for (member_id,) in members:
             states.append(await member_state(reader, tenant, member_id, known_at))
-    items = [item for state in states for item in _exceeding_items(state, as_of)]
+    items = [item for state in states for item in _exceeding_items(state, as_of, reasons)]
     overrides = await _overrides(
         reader,
         tenant,
@@ -305,22 +315,28 @@ async def exceeding(
     return items, position
 
 
-def _exceeding_items(state: MemberState, as_of: date) -> list[dict[str, Any]]:
+def _exceeding_items(
+    state: MemberState, as_of: date, reasons: frozenset[str]
+) -> list[dict[str, Any]]:
     items = []
-    for view in accumulating_views(state, as_of):
-        period_overuse = view.periods[-1].unauthorized if view.periods else Decimal(0)
-        if view.accumulated_units != 0 or (view.raw_balance >= 0 and period_overuse == 0):
+    for key, (result, flag) in sorted(state.keys.items()):
+        if not result.accumulates:
             continue
-        negative = view.negative_accrual
+        view = key_view(result, flag, as_of)
+        found = review(view, flag)
+        if found is None or (reasons and found.reason not in reasons):
+            continue
         items.append(
             {
                 "member_id": state.member_id,
-                "authorization_number": view.result.key[0],
-                "service_code": view.result.key[1],
+                "authorization_number": key[0],
+                "service_code": key[1],
+                "reason": found.reason,
                 "raw_balance": view.raw_balance,
-                "overuse": negative.overuse if negative else period_overuse,
-                "cause": negative.cause if negative else "overuse",
-                "event_id": negative.event_id if negative else None,
+                "overuse": found.overuse,
+                "cause": found.cause,
+                "event_id": found.event_id,
+                "period_start": found.period_start,
             }
         )
     return items

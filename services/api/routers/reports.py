@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
-from contracts.queries import ExceedingReport
+from contracts.queries import ExceedingReport, ReviewReason
 from services.api.deps import Context, context, parse_as_of, parse_known_at, require
 from services.ledger.keys import Principal
 from services.projections import queries
@@ -18,11 +18,16 @@ router = APIRouter(tags=["reports"])
 async def exceeding_accumulation(
     as_of: str | None = None,
     known_at: str | None = None,
+    reason: list[ReviewReason] | None = Query(
+        default=None,
+        description="Only keys listed for this reason (repeatable: `reason=a&reason=b`).",
+    ),
     caller: Principal = Depends(require("reader")),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
+    """Keys that need review as of a date, each with the first reason that applies (2.10)."""
     day = parse_as_of(as_of)
     items, position = await queries.exceeding(
-        ctx.reader, caller.tenant, day, parse_known_at(known_at)
+        ctx.reader, caller.tenant, day, parse_known_at(known_at), frozenset(reason or ())
     )
     return {"as_of": day, "position": position, "items": items}

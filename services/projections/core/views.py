@@ -155,3 +155,50 @@ def scheduling_check(
     return CheckResult(
         key, regular_left, accumulated_left, regular, accumulated, shortfall, warnings
     )
+
+
+REVIEW_REASONS = ("negative_accrual", "zero_balance", "past_overuse")
+
+
+@dataclass(frozen=True)
+class Review:
+    """Why a key is on the exceeding-accumulation report as of a date (2.10)."""
+
+    reason: str  # the first of REVIEW_REASONS that applies
+    overuse: Decimal  # -B_k for negative_accrual, else the unauthorized units up to the date
+    cause: str | None  # the flag's cause (2.7) when a period up to the date overdrew
+    event_id: str | None
+    period_start: date | None  # the first period up to the date with unauthorized units
+
+
+def review(view: KeyView, flag: Flag | None) -> Review | None:
+    """The key's reason to be reviewed as of its date, or None (2.10): `negative_accrual` when
+    B_k < 0, `zero_balance` when B_k = 0, `past_overuse` when B_k > 0 but a period up to the date
+    had unauthorized units (an overdraw that later recovered stays visible). A key is judged from
+    its first period on: before it, its 0 is no finding (decision)."""
+    if not view.periods:
+        return None
+    overdrawn = [p for p in view.periods if p.unauthorized > 0]
+    period_start = overdrawn[0].start if overdrawn else None
+    if view.negative_accrual is not None:
+        negative = view.negative_accrual
+        return Review(
+            "negative_accrual",
+            negative.overuse,
+            negative.cause,
+            negative.event_id or None,
+            period_start or negative.period_start,
+        )
+    if view.raw_balance > 0 and not overdrawn:
+        return None
+    reason = "zero_balance" if view.raw_balance == 0 else "past_overuse"
+    # the flag stays while any period is negative: it explains this key only with an overdraw
+    # up to the date (a flag of a later period is not this date's story)
+    explained = flag if overdrawn else None
+    return Review(
+        reason,
+        sum((p.unauthorized for p in overdrawn), ZERO),
+        explained.cause if explained else None,
+        explained.event_id if explained else None,
+        period_start,
+    )
