@@ -74,6 +74,14 @@ class PayerSettingsChanged(Strict):
         description="... or once this share of a key's authorized units is used: more than 0, "
         "at most 1 (default 0.8).",
     )
+    authorization_required: (
+        Annotated[list[Identifier], Field(max_length=1000)] | Literal["all"] | None
+    ) = Field(
+        default=None,
+        description="Service codes whose visits need an authorization, or `all`: a visit of "
+        "such a code that matches none is warned `no_authorization` even when the member has no "
+        "line with the payer for its code (default none; `[]` clears it; accumulation.md 3).",
+    )
 
 
 class AuthorizationGranted(Strict):

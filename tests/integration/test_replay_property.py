@@ -152,6 +152,8 @@ class _History:
             "include_scheduled_units": st.booleans(),
             "exclude_missed_days": st.booleans(),
             "week_starts_on": st.sampled_from(["sunday", "monday", "wednesday"]),
+            # warnings only (section 3): must change no stored row
+            "authorization_required": st.sampled_from([[], ["T1"], "all"]),
         }
         if payer is not None:
             fields["allow_accumulation"] = st.integers(0, 3).map(bool)

@@ -159,22 +159,91 @@ def test_voided_line_keeps_its_key_but_has_nothing_available():
 
 
 @pytest.mark.parametrize(
-    ("service_date", "number", "payer", "code"),
+    ("service_date", "number"),
     [
-        (day(6), None, PAYER, CODE),  # no line covers the date
-        (day(2), "NOPE", PAYER, CODE),  # no line of that number
-        (day(2), None, "payer-2", CODE),  # another payer
-        (day(2), None, PAYER, "G0151"),  # another service code
+        (day(6), None),  # no line covers the date
+        (day(2), "NOPE"),  # no line of that number
     ],
 )
-def test_no_matching_authorization(service_date: date, number: str | None, payer: str, code: str):
-    result = check(weekly_example(), service_date, 2, number=number, payer=payer, code=code)
+def test_no_matching_authorization_where_the_member_has_a_line_for_payer_and_code(
+    service_date: date, number: str | None
+):
+    result = check(weekly_example(), service_date, 2, number=number)
     assert result.key is None
     assert available(result) == decimals(0, 0, 0)
     assert allocation(result) == decimals(0, 0, 2)
     assert "no_authorization" in warning_codes(result)
     insufficient = [w for w in result.warnings if w["code"] == "insufficient_units"]
     assert [Decimal(w["shortfall"]) for w in insufficient] == [Decimal(2)]
+
+
+# section 3, "Warnings only where a rule applies" (decision): a visit that matches no
+# authorization gets `no_authorization` (and `insufficient_units`) only when the member has some
+# line with that payer for that service code, or the payer's `authorization_required` lists the
+# code (or is "all"). A clinic tracking visit limits alone sees no authorization warnings.
+
+
+@pytest.mark.parametrize(
+    ("payer", "code"),
+    [
+        ("payer-2", CODE),  # another payer: the member has no line with it
+        (PAYER, "G0151"),  # another service code: no line for it
+    ],
+)
+def test_no_warning_where_no_authorization_rule_applies(payer: str, code: str):
+    result = check(weekly_example(), day(2), 2, payer=payer, code=code)
+    assert result.key is None
+    assert allocation(result) == decimals(0, 0, 0)
+    assert result.warnings == []
+
+
+def test_a_clinic_tracking_visit_limits_alone_sees_no_authorization_warnings():
+    history = History()
+    history.add(
+        "benefit.limit_defined",
+        benefit_id="B-1",
+        member_id="m-1",
+        payer_id=PAYER,
+        benefit_code="PT",
+        service_codes=["97110"],
+        limit="20",
+        unit="visits",
+        period={"type": "calendar_year"},
+    )
+    result = check(history, day(1), 1, code="97110")
+    assert (result.key, result.shortfall, result.warnings) == (None, Decimal(0), [])
+
+
+@pytest.mark.parametrize("required", [["97110"], "all"])
+def test_the_payers_authorization_required_setting_brings_the_warnings_back(
+    required: list[str] | str,
+):
+    history = History()
+    history.settings(authorization_required=required)
+    result = check(history, day(1), 1, code="97110")
+    assert warning_codes(result) == ["no_authorization", "insufficient_units"]
+    assert allocation(result) == decimals(0, 0, 1)
+    assert warning_codes(check(history, day(1), 1, code="97112")) == (
+        ["no_authorization", "insufficient_units"] if required == "all" else []
+    )
+
+
+def test_authorization_required_for_other_codes_only_or_cleared_asks_nothing():
+    history = History()
+    history.settings(authorization_required=["G0151"])
+    assert check(history, day(1), 1, code="97110").warnings == []
+    history.settings(authorization_required="all")
+    history.settings(authorization_required=[])
+    assert check(history, day(1), 1, code="97110").warnings == []
+
+
+def test_a_voided_line_of_the_payer_and_code_still_makes_the_rule_apply():
+    history = History()
+    history.grant()
+    history.add("authorization.voided", authorization_id="L1")
+    result = check(history, day(8), 1)  # after the line's dates: matches no key
+    assert result.key is None
+    assert warning_codes(result) == ["no_authorization", "insufficient_units"]
 
 
 def test_the_check_stores_nothing():

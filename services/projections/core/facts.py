@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from services.projections.core import benefit_claim_folds
 from services.projections.core.benefits import (
@@ -73,6 +73,12 @@ class PayerSettings:
     week_starts_on: str = "sunday"
     renewal_days_before_end: int = 14
     renewal_used_fraction: Decimal = Decimal("0.8")
+    # service codes whose visits need an authorization, or "all" (accumulation.md section 3)
+    authorization_required: frozenset[str] | Literal["all"] = frozenset()
+
+    def requires_authorization(self, service_code: str) -> bool:
+        required = self.authorization_required
+        return required == "all" or service_code in required
 
 
 DEFAULT_SETTINGS = PayerSettings()
@@ -175,6 +181,17 @@ class MemberFacts:
             and visit.service_code in limit.service_codes
         ]
 
+    def authorization_applies(self, payer_id: str, service_code: str) -> bool:
+        """Whether a visit matching no authorization deserves `no_authorization` (section 3,
+        decision): the member has some line with the payer for the code (any number, dates or
+        state), or the payer requires an authorization for the code."""
+        if self.settings_for(payer_id).requires_authorization(service_code):
+            return True
+        return any(
+            line.payer_id == payer_id and line.service_code == service_code
+            for line in self.lines.values()
+        )
+
     def eligible(self, visit: Visit) -> bool:
         """Inside the payer's coverage (always, when no coverage fact of the payer exists)."""
         return eligible(self.coverage.get(visit.payer_id), visit.service_date)
@@ -198,7 +215,18 @@ def _settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
         renewal_used_fraction=Decimal(
             d.get("renewal_used_fraction", current.renewal_used_fraction)
         ),
+        authorization_required=_required_codes(
+            d.get("authorization_required"), current.authorization_required
+        ),
     )
+
+
+def _required_codes(
+    given: list[str] | str | None, current: frozenset[str] | Literal["all"]
+) -> frozenset[str] | Literal["all"]:
+    if given is None:
+        return current
+    return "all" if given == "all" else frozenset(given)
 
 
 def _granted(facts: MemberFacts, event: LedgerEvent) -> None:

@@ -117,7 +117,8 @@ def scheduling_check(
     authorization_number: str | None,
 ) -> CheckResult:
     """Available = regular units left in the period + accumulation carried in and not yet drawn,
-    never more than the later periods leave (2.8)."""
+    never more than the later periods leave (2.8). A visit that matches no key is warned only
+    where an authorization rule applies (section 3): else it has no shortfall and no warning."""
     facts: MemberFacts = projection.facts
     key = match_visit(
         facts.lines.values(), payer_id, service_code, service_date, authorization_number
@@ -129,7 +130,9 @@ def scheduling_check(
     accumulated = min(units - regular, accumulated_left)
     shortfall = units - regular - accumulated
     warnings = []
-    if key is None:
+    if key is None and not facts.authorization_applies(payer_id, service_code):
+        shortfall = ZERO  # no rule asks for an authorization: nothing to fall short of
+    elif key is None:
         warnings.append(
             {
                 "code": "no_authorization",
