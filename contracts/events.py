@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.decimals import DecimalJsonSchema, DecimalString
 
@@ -82,6 +84,41 @@ class PayerSettingsChanged(Strict):
         "such a code that matches none is warned `no_authorization` even when the member has no "
         "line with the payer for its code (default none; `[]` clears it; accumulation.md 3).",
     )
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    # `localtime` and `posixrules` name the host's own set-up, not a zone: never a tenant's
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules"}) | {"UTC"}
+
+
+def _iana_time_zone(name: str) -> str:
+    """An IANA time zone name the server's time zone database knows (`America/New_York`)."""
+    if name not in _time_zones():
+        raise ValueError(f"{name!r} is not an IANA time zone name such as America/New_York")
+    return name
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_time_zone)]
+
+
+class TenantSettingsChanged(Strict):
+    """The tenant's own settings; a field left out keeps its value (accumulation.md section 3)."""
+
+    model_config = example(time_zone="America/New_York")
+
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description='The IANA time zone whose date is the tenant\'s "today": the default '
+        "`as_of`, the day the tick rolls periods over, and how soon an authorization ends "
+        "(default UTC).",
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> TenantSettingsChanged:
+        if self.time_zone is None:
+            raise ValueError("a tenant settings change needs at least one setting: time_zone")
+        return self
 
 
 class AuthorizationGranted(Strict):
@@ -697,6 +734,7 @@ class ClaimVoided(Strict):
 
 
 EVENT_TYPES: dict[str, type[Strict]] = {
+    "tenant.settings_changed": TenantSettingsChanged,
     "payer.settings_changed": PayerSettingsChanged,
     "authorization.granted": AuthorizationGranted,
     "authorization.amended": AuthorizationAmended,

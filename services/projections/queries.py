@@ -21,7 +21,7 @@ from services.ledger.reader import to_event
 from services.ledger.schema import PROJECTION_NAME
 from services.projections.core.accumulation import KeyResult
 from services.projections.core.explain import ExplainedEvent, explain
-from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts
+from services.projections.core.facts import DEFAULT_TIME_ZONE, KeyId, LedgerEvent, MemberFacts
 from services.projections.core.member import Flag, MemberProjection
 from services.projections.core.serialize import key_from_body, visit_bodies
 from services.projections.core.views import (
@@ -54,6 +54,20 @@ async def tracking_position(reader: Reader, tenant: str) -> int:
         (tenant, PROJECTION_NAME),
     )
     return int(rows[0][0]) if rows else 0
+
+
+async def tenant_time_zone(reader: Reader, tenant: str) -> str:
+    """The tenant's time zone: the last `tenant.settings_changed` that set one (UTC if none)."""
+    rows = await reader.fetch(
+        "SELECT data FROM ledger_events WHERE tenant = ? AND member_id IS NULL AND type = ? "
+        "ORDER BY position DESC",
+        (tenant, "tenant.settings_changed"),
+    )
+    for (data,) in rows:
+        time_zone = json.loads(data).get("time_zone")
+        if time_zone is not None:
+            return str(time_zone)
+    return DEFAULT_TIME_ZONE
 
 
 async def position_known_at(reader: Reader, tenant: str, known_at: datetime) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from contracts.queries import ExceedingReport, ReviewReason
-from services.api.deps import Context, context, parse_as_of, parse_known_at, require
+from services.api.deps import Context, context, parse_known_at, require, tenant_as_of
 from services.ledger.keys import Principal
 from services.projections import queries
 
@@ -26,7 +26,7 @@ async def exceeding_accumulation(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """Keys that need review as of a date, each with the first reason that applies (2.10)."""
-    day = parse_as_of(as_of)
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
     items, position = await queries.exceeding(
         ctx.reader, caller.tenant, day, parse_known_at(known_at), frozenset(reason or ())
     )

@@ -53,8 +53,9 @@ def _cause(event: LedgerEvent | None) -> dict[str, Any]:
 
 
 def threshold_alerts(facts: MemberFacts, event: LedgerEvent) -> list[Alert]:
-    """Every threshold the member's benefits have reached in periods still open on the day."""
-    today = event.recorded_at.date()
+    """Every threshold the member's benefits have reached in periods still open on the day (the
+    tenant's date when the event was recorded)."""
+    today = facts.local_date(event.recorded_at)
     alerts = []
     for limit in sorted(facts.benefits.values(), key=lambda limit: limit.benefit_id):
         usages = facts.usages(limit)

@@ -114,7 +114,7 @@ def from_change(member_id: str, change: KeyChange) -> list[tuple[str, dict[str, 
     """The derived events of one key change: (type, data), possibly none."""
     events: list[tuple[str, dict[str, Any]]] = []
     first = first_affected_period(change.before, change.after)
-    today = change.event.recorded_at.date()
+    today = change.today  # the tenant's date when the event was recorded
     if first is not None:
         before = key_view(change.before, None, today) if change.before else None
         data = balance_changed(

@@ -1,13 +1,15 @@
-"""The facts of one member folded from ledger events: lines, visits and payer settings (pure)."""
+"""The facts of one member folded from ledger events: lines, visits, payer and tenant settings
+(pure)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from services.projections.core import benefit_claim_folds
 from services.projections.core.benefits import (
@@ -20,7 +22,10 @@ from services.projections.core.benefits import (
 from services.projections.core.claims import Claim, Enrollment, Schedule
 
 # events of no member: folded into every member's facts, never a member's own position
-TENANT_WIDE_TYPES = frozenset({"payer.settings_changed", "accumulator.schedule_defined"})
+TENANT_WIDE_TYPES = frozenset(
+    {"tenant.settings_changed", "payer.settings_changed", "accumulator.schedule_defined"}
+)
+DEFAULT_TIME_ZONE = "UTC"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 KeyId = tuple[str, str]
@@ -63,6 +68,13 @@ class LedgerEvent:
 
     def amount_or_none(self, name: str) -> Decimal | None:
         return self.amount(name) if self.data.get(name) is not None else None
+
+
+def local_date(moment: datetime, time_zone: str) -> date:
+    """The calendar date of an instant in an IANA time zone: the tenant's "today" (section 3)."""
+    if time_zone == DEFAULT_TIME_ZONE:
+        return moment.astimezone(UTC).date()
+    return moment.astimezone(ZoneInfo(time_zone)).date()  # ZoneInfo keeps its zones cached
 
 
 @dataclass(frozen=True)
@@ -149,9 +161,14 @@ class MemberFacts:
     schedules: dict[str, Schedule] = field(default_factory=dict)  # the tenant's
     enrollments: list[Enrollment] = field(default_factory=list)
     claims: dict[str, Claim] = field(default_factory=dict)
+    time_zone: str = DEFAULT_TIME_ZONE  # the tenant's (tenant.settings_changed)
 
     def copy(self) -> MemberFacts:
         return copy.deepcopy(self)
+
+    def local_date(self, moment: datetime) -> date:
+        """The tenant's date at an instant (a recorded time): its "today" then."""
+        return local_date(moment, self.time_zone)
 
     def settings_for(self, payer_id: str) -> PayerSettings:
         return self.settings.get(payer_id, DEFAULT_SETTINGS)
@@ -201,6 +218,10 @@ class MemberFacts:
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(self, event)
+
+
+def _tenant_settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
+    facts.time_zone = event.data.get("time_zone", facts.time_zone)
 
 
 def _settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
@@ -333,6 +354,7 @@ _HANDLERS = {
     "benefit.usage_verified": benefit_claim_folds.usage_verified,
     "coverage.started": benefit_claim_folds.coverage_started,
     "coverage.ended": benefit_claim_folds.coverage_ended,
+    "tenant.settings_changed": _tenant_settings_changed,
     "payer.settings_changed": _settings_changed,
     "authorization.granted": _granted,
     "authorization.amended": _amended,
