@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.decimals import DecimalJsonSchema, DecimalString
+from contracts.decimals import DecimalJsonSchema, UnitsString
 
 Units = Annotated[
     Decimal,
@@ -792,7 +792,7 @@ class EventWarning(BaseModel):
 
     code: str = Field(description="insufficient_units, no_authorization and the like.")
     message: str
-    shortfall: DecimalString | None = Field(
+    shortfall: UnitsString | None = Field(
         default=None, description="Units beyond what was available, where that applies."
     )
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.decimals import DecimalString
+from contracts.decimals import DecimalString, UnitsString
 
 Role = Literal["writer", "reader", "subscriber", "supervisor", "admin"]
 
@@ -20,7 +20,7 @@ class Span(BaseModel):
 class NegativeAccrualOut(BaseModel):
     """Why a key's raw balance is below 0 (accumulation.md 2.7)."""
 
-    overuse: DecimalString = Field(description="-raw_balance: units used beyond what was there.")
+    overuse: UnitsString = Field(description="-raw_balance: units used beyond what was there.")
     cause: Literal[
         "authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse"
     ]
@@ -36,10 +36,10 @@ class Summary(BaseModel):
     payer_id: str
     frequency: Literal["day", "week", "month", "span"]
     span: Span = Field(description="From the earliest line start to the latest line end.")
-    accumulated_units: DecimalString = Field(
+    accumulated_units: UnitsString = Field(
         description="Units carried into later periods as of `as_of`: max(0, raw_balance)."
     )
-    raw_balance: DecimalString = Field(
+    raw_balance: UnitsString = Field(
         description="The running balance B_k of the period holding `as_of`; below 0 on "
         "negative accrual (accumulation.md 2.5)."
     )
@@ -54,7 +54,7 @@ class UnauthorizedVisit(BaseModel):
     visit_id: str
     service_code: str
     service_date: date
-    units: DecimalString
+    units: UnitsString
     status: str
 
 
@@ -77,14 +77,14 @@ class PeriodOut(BaseModel):
 
     start: date
     end: date
-    authorized: DecimalString = Field(description="Units the active lines grant the period.")
-    used: DecimalString = Field(description="Units its visits use (accumulation.md 2.4).")
-    from_regular: DecimalString = Field(description="Used units drawn from `authorized`.")
-    from_accumulation: DecimalString = Field(
+    authorized: UnitsString = Field(description="Units the active lines grant the period.")
+    used: UnitsString = Field(description="Units its visits use (accumulation.md 2.4).")
+    from_regular: UnitsString = Field(description="Used units drawn from `authorized`.")
+    from_accumulation: UnitsString = Field(
         description="Used units drawn from the accumulation carried in."
     )
-    unauthorized: DecimalString = Field(description="Used units beyond both: overuse.")
-    balance: DecimalString = Field(description="The raw balance at the period's end.")
+    unauthorized: UnitsString = Field(description="Used units beyond both: overuse.")
+    balance: UnitsString = Field(description="The raw balance at the period's end.")
 
 
 class AccumulationDetail(Summary):
@@ -100,8 +100,8 @@ class Effect(BaseModel):
     """What one event did to the key's raw balance as of `as_of`."""
 
     description: str
-    raw_balance_before: DecimalString
-    raw_balance_after: DecimalString
+    raw_balance_before: UnitsString
+    raw_balance_after: UnitsString
 
 
 class ExplainEntry(BaseModel):
@@ -125,9 +125,9 @@ class KeyRef(BaseModel):
 class VisitAllocation(BaseModel):
     """Where the visit's units were drawn from (accumulation.md 2.6)."""
 
-    regular: DecimalString = Field(description="From the period's authorized units.")
-    accumulated: DecimalString = Field(description="From the accumulation carried in.")
-    unauthorized: DecimalString = Field(description="Beyond both.")
+    regular: UnitsString = Field(description="From the period's authorized units.")
+    accumulated: UnitsString = Field(description="From the accumulation carried in.")
+    unauthorized: UnitsString = Field(description="Beyond both.")
 
 
 class VisitOut(BaseModel):
@@ -137,7 +137,7 @@ class VisitOut(BaseModel):
     service_code: str
     status: Literal["scheduled", "confirmed", "missed", "cancelled"]
     service_date: date
-    units: DecimalString
+    units: UnitsString
     key: KeyRef | None = Field(description="The key the visit matched; null when unauthorized.")
     unauthorized: bool = Field(description="The visit matches no authorization.")
     allocation: VisitAllocation
@@ -180,25 +180,25 @@ class SchedulingCheckIn(BaseModel):
 
 
 class Available(BaseModel):
-    regular: DecimalString = Field(description="Regular units left in the visit's period.")
-    accumulated: DecimalString = Field(
+    regular: UnitsString = Field(description="Regular units left in the visit's period.")
+    accumulated: UnitsString = Field(
         description="Accumulated units the period may draw, never more than later periods leave."
     )
-    total: DecimalString
+    total: UnitsString
 
 
 class CheckAllocation(BaseModel):
     """How the proposed units would be drawn."""
 
-    regular: DecimalString
-    accumulated: DecimalString
-    shortfall: DecimalString = Field(description="Units beyond what is available.")
+    regular: UnitsString
+    accumulated: UnitsString
+    shortfall: UnitsString = Field(description="Units beyond what is available.")
 
 
 class CheckWarning(BaseModel):
     code: str  # no_authorization | insufficient_units | not_eligible
     message: str
-    shortfall: DecimalString | None = Field(default=None, description="null for not_eligible")
+    shortfall: UnitsString | None = Field(default=None, description="null for not_eligible")
 
 
 class SchedulingCheckOut(BaseModel):
@@ -222,8 +222,8 @@ class ExceedingItem(BaseModel):
         "0), zero_balance (exactly 0), past_overuse (positive, but a period up to the date had "
         "unauthorized units) (accumulation.md 2.10)."
     )
-    raw_balance: DecimalString
-    overuse: DecimalString = Field(
+    raw_balance: UnitsString
+    overuse: UnitsString = Field(
         description="negative_accrual: -raw_balance; otherwise the unauthorized units of the "
         "periods up to the date (0 for a zero balance that never overdrew)."
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from contracts.decimals import units_text
 from services.projections.core.accumulation import ZERO, KeyResult, PeriodResult, match_visit
 from services.projections.core.benefits import eligible
 from services.projections.core.facts import KeyId, MemberFacts
@@ -137,15 +138,16 @@ def scheduling_check(
             {
                 "code": "no_authorization",
                 "message": "no authorization covers this member, service code and date",
-                "shortfall": str(units),
+                "shortfall": units_text(units),
             }
         )
     if shortfall > 0:
         warnings.append(
             {
                 "code": "insufficient_units",
-                "message": f"{shortfall} units beyond the regular and accumulated units available",
-                "shortfall": str(shortfall),
+                "message": f"{units_text(shortfall)} units beyond the regular and accumulated "
+                "units available",
+                "shortfall": units_text(shortfall),
             }
         )
     if not eligible(facts.coverage.get(payer_id), service_date):
