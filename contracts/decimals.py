@@ -63,7 +63,13 @@ def fraction(value: Decimal) -> Decimal:
 
 
 def units_text(value: Decimal) -> str:
-    return format(normalized(value), "f")
+    """`normalized` as text. Answers write many of these: plain decimals take a short path."""
+    text = str(value)
+    if "E" in text or "N" in text or "n" in text:  # exponent, NaN, sNaN, Infinity
+        return format(normalized(value), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def money_text(value: Decimal) -> str:
@@ -75,17 +81,17 @@ def fraction_text(value: Decimal) -> str:
 
 
 class Formatted:
-    """Annotated marker: write this `Decimal` in JSON answers by one rule of this module."""
+    """Annotated marker: write this `Decimal` in JSON answers by one rule (`*_text`) of this
+    module."""
 
-    def __init__(self, rule: Callable[[Decimal], Decimal]) -> None:
+    def __init__(self, rule: Callable[[Decimal], str]) -> None:
         self.rule = rule
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        rule = self.rule
         serialization = core_schema.plain_serializer_function_ser_schema(
-            lambda value: format(rule(value), "f"),
+            self.rule,
             when_used="json",
             return_schema=core_schema.str_schema(),
         )
@@ -125,9 +131,9 @@ class DecimalJsonSchema:
 
 DecimalString = Annotated[Decimal, DecimalJsonSchema()]
 """A `Decimal` that the JSON Schema shows as a string such as `"7.5"` (inputs)."""
-UnitsString = Annotated[Decimal, Formatted(normalized), DecimalJsonSchema()]
+UnitsString = Annotated[Decimal, Formatted(units_text), DecimalJsonSchema()]
 """Units, visits or days in an answer: normalized (`"2.5"`, `"1000"`)."""
-MoneyString = Annotated[Decimal, Formatted(money), DecimalJsonSchema()]
+MoneyString = Annotated[Decimal, Formatted(money_text), DecimalJsonSchema()]
 """Money in an answer: 2 decimals (`"200.00"`)."""
-FractionString = Annotated[Decimal, Formatted(fraction), DecimalJsonSchema()]
+FractionString = Annotated[Decimal, Formatted(fraction_text), DecimalJsonSchema()]
 """A computed share in an answer: 4 decimals (`"0.6667"`)."""
