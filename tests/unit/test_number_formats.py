@@ -22,6 +22,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from contracts.benefits import NearLimitItem
@@ -151,3 +153,11 @@ def test_a_benefit_writes_its_figures_in_its_unit(unit: str, limit: str, used: s
     written = json.loads(item.model_dump_json())
     assert (written["limit"], written["used"], written["remaining"]) == (limit, used, remaining)
     assert written["fraction_used"] == "0.6667"
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=None))
+def test_units_text_is_the_same_number_without_trailing_zeros_or_exponent(value: Decimal):
+    text = units_text(value)
+    assert Decimal(text) == value
+    assert "E" not in text and text != "-0"
+    assert "." not in text or not text.endswith(("0", "."))
