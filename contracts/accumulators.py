@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.decimals import DecimalString
-from contracts.events import ClaimLine, ClaimStatus, Identifier
+from contracts.events import ClaimLine, ClaimStatus, Identifier, LedgerDate
 
 
 class AccumulatorPeriodOut(BaseModel):
@@ -94,7 +94,7 @@ class SimulateIn(BaseModel):
         },
     )
 
-    effective_date: date | None = Field(
+    effective_date: LedgerDate | None = Field(
         default=None, description="The day whose benefit period is shown (default today)."
     )
     claim: SimulatedClaim = Field(

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Annotated, Any, cast
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, PlainSerializer
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
@@ -129,8 +129,16 @@ class DecimalJsonSchema:
         return {"type": "string", "format": "decimal", "pattern": decimal_pattern(dict(schema))}
 
 
-DecimalString = Annotated[Decimal, DecimalJsonSchema()]
-"""A `Decimal` that the JSON Schema shows as a string such as `"7.5"` (inputs)."""
+def plain(value: Decimal) -> str:
+    """Positional notation, never an exponent: `1E+2` answers "100", `0E-6` answers "0.000000"."""
+    return format(value, "f")
+
+
+DecimalString = Annotated[
+    Decimal, DecimalJsonSchema(), PlainSerializer(plain, return_type=str, when_used="json")
+]
+"""A `Decimal` that the JSON Schema shows as a string such as `"7.5"` (answers and inputs),
+written in positional notation as its pattern says."""
 UnitsString = Annotated[Decimal, Formatted(units_text), DecimalJsonSchema()]
 """Units, visits or days in an answer: normalized (`"2.5"`, `"1000"`)."""
 MoneyString = Annotated[Decimal, Formatted(money_text), DecimalJsonSchema()]
