@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
-from contracts.decimals import DecimalString
+from contracts.decimals import FractionString, UnitsString, money_text, units_text
 
 
 class BenefitPeriodOut(BaseModel):
@@ -19,9 +20,14 @@ class BenefitPeriodOut(BaseModel):
 class VerificationOut(BaseModel):
     event_id: str
     as_of: date
-    used: DecimalString
+    used: UnitsString
     source: str
     reference: str | None = None
+
+
+def _in_unit(value: Decimal, unit: str) -> str:
+    """A limit's figure as the formatting rule writes it: money for `amount`, else units."""
+    return money_text(value) if unit == "amount" else units_text(value)
 
 
 class BenefitItem(BaseModel):
@@ -30,20 +36,26 @@ class BenefitItem(BaseModel):
     payer_id: str
     service_codes: list[str]
     period: BenefitPeriodOut = Field(description="The period holding `as_of`.")
-    limit: DecimalString
+    limit: UnitsString
     unit: Literal["visits", "units", "amount"]
-    used: DecimalString = Field(
+    used: UnitsString = Field(
         description="Used in the period: the verification in effect plus own visits after it."
     )
-    remaining: DecimalString = Field(description="limit - used, never below 0")
+    remaining: UnitsString = Field(description="limit - used, never below 0")
     exhausted: bool = Field(description="Nothing remains.")
     reconciliation: bool = Field(
         description="own visits on or before the verification date exceed the verified figure"
     )
-    thresholds: list[DecimalString] = Field(description="As the limit defined them.")
+    thresholds: list[FractionString] = Field(
+        description="As the limit defined them (fractions: 4 decimals)."
+    )
     verification: VerificationOut | None = Field(
         description="the payer's report in effect: used counts it plus own visits after it"
     )
+
+    @field_serializer("limit", "used", "remaining", when_used="json")
+    def _figures(self, value: Decimal) -> str:
+        return _in_unit(value, self.unit)
 
 
 class BenefitList(BaseModel):
@@ -58,7 +70,7 @@ class BenefitVisitOut(BaseModel):
     visit_id: str
     service_date: date
     service_code: str
-    amount: DecimalString = Field(
+    amount: UnitsString = Field(
         description="what the visit uses: 1 visit, its units, or 0 for amount"
     )
     counted: bool = Field(
@@ -82,17 +94,21 @@ class NearLimitItem(BaseModel):
     benefit_code: str
     payer_id: str
     period: BenefitPeriodOut
-    limit: DecimalString
+    limit: UnitsString
     unit: Literal["visits", "units", "amount"]
-    used: DecimalString
-    remaining: DecimalString
-    fraction_used: DecimalString = Field(description="used / limit.")
+    used: UnitsString
+    remaining: UnitsString
+    fraction_used: FractionString = Field(description="used / limit, 4 decimals.")
     exhausted: bool
     reconciliation: bool
+
+    @field_serializer("limit", "used", "remaining", when_used="json")
+    def _figures(self, value: Decimal) -> str:
+        return _in_unit(value, self.unit)
 
 
 class NearLimitReport(BaseModel):
     as_of: date
-    threshold: DecimalString = Field(description="The share of the limit asked for.")
+    threshold: FractionString = Field(description="The share of the limit asked for.")
     position: int = Field(description="The last ledger position the answer reflects.")
     items: list[NearLimitItem]

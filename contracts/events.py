@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from contracts.decimals import DecimalJsonSchema, DecimalString
+from contracts.decimals import DecimalJsonSchema, UnitsString
 
 Units = Annotated[
     Decimal,
@@ -88,6 +90,49 @@ class PayerSettingsChanged(Strict):
         description="... or once this share of a key's authorized units is used: more than 0, "
         "at most 1 (default 0.8).",
     )
+    authorization_required: (
+        Annotated[list[Identifier], Field(max_length=1000)] | Literal["all"] | None
+    ) = Field(
+        default=None,
+        description="Service codes whose visits need an authorization, or `all`: a visit of "
+        "such a code that matches none is warned `no_authorization` even when the member has no "
+        "line with the payer for its code (default none; `[]` clears it; accumulation.md 3).",
+    )
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    # `localtime` and `posixrules` name the host's own set-up, not a zone: never a tenant's
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules"}) | {"UTC"}
+
+
+def _iana_time_zone(name: str) -> str:
+    """An IANA time zone name the server's time zone database knows (`America/New_York`)."""
+    if name not in _time_zones():
+        raise ValueError(f"{name!r} is not an IANA time zone name such as America/New_York")
+    return name
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_time_zone)]
+
+
+class TenantSettingsChanged(Strict):
+    """The tenant's own settings; a field left out keeps its value (accumulation.md section 3)."""
+
+    model_config = example(time_zone="America/New_York")
+
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description='The IANA time zone whose date is the tenant\'s "today": the default '
+        "`as_of`, the day the tick rolls periods over, and how soon an authorization ends "
+        "(default UTC).",
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> TenantSettingsChanged:
+        if self.time_zone is None:
+            raise ValueError("a tenant settings change needs at least one setting: time_zone")
+        return self
 
 
 class AuthorizationGranted(Strict):
@@ -703,6 +748,7 @@ class ClaimVoided(Strict):
 
 
 EVENT_TYPES: dict[str, type[Strict]] = {
+    "tenant.settings_changed": TenantSettingsChanged,
     "payer.settings_changed": PayerSettingsChanged,
     "authorization.granted": AuthorizationGranted,
     "authorization.amended": AuthorizationAmended,
@@ -760,7 +806,7 @@ class EventWarning(BaseModel):
 
     code: str = Field(description="insufficient_units, no_authorization and the like.")
     message: str
-    shortfall: DecimalString | None = Field(
+    shortfall: UnitsString | None = Field(
         default=None, description="Units beyond what was available, where that applies."
     )
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.decimals import DecimalString
+from contracts.decimals import UnitsString
 from contracts.events import Identifier, LedgerDate, Units
 
 Role = Literal["writer", "reader", "subscriber", "supervisor", "admin"]
@@ -21,7 +21,7 @@ class Span(BaseModel):
 class NegativeAccrualOut(BaseModel):
     """Why a key's raw balance is below 0 (accumulation.md 2.7)."""
 
-    overuse: DecimalString = Field(description="-raw_balance: units used beyond what was there.")
+    overuse: UnitsString = Field(description="-raw_balance: units used beyond what was there.")
     cause: Literal[
         "authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse"
     ]
@@ -37,10 +37,10 @@ class Summary(BaseModel):
     payer_id: str
     frequency: Literal["day", "week", "month", "span"]
     span: Span = Field(description="From the earliest line start to the latest line end.")
-    accumulated_units: DecimalString = Field(
+    accumulated_units: UnitsString = Field(
         description="Units carried into later periods as of `as_of`: max(0, raw_balance)."
     )
-    raw_balance: DecimalString = Field(
+    raw_balance: UnitsString = Field(
         description="The running balance B_k of the period holding `as_of`; below 0 on "
         "negative accrual (accumulation.md 2.5)."
     )
@@ -55,7 +55,7 @@ class UnauthorizedVisit(BaseModel):
     visit_id: str
     service_code: str
     service_date: date
-    units: DecimalString
+    units: UnitsString
     status: str
 
 
@@ -78,14 +78,14 @@ class PeriodOut(BaseModel):
 
     start: date
     end: date
-    authorized: DecimalString = Field(description="Units the active lines grant the period.")
-    used: DecimalString = Field(description="Units its visits use (accumulation.md 2.4).")
-    from_regular: DecimalString = Field(description="Used units drawn from `authorized`.")
-    from_accumulation: DecimalString = Field(
+    authorized: UnitsString = Field(description="Units the active lines grant the period.")
+    used: UnitsString = Field(description="Units its visits use (accumulation.md 2.4).")
+    from_regular: UnitsString = Field(description="Used units drawn from `authorized`.")
+    from_accumulation: UnitsString = Field(
         description="Used units drawn from the accumulation carried in."
     )
-    unauthorized: DecimalString = Field(description="Used units beyond both: overuse.")
-    balance: DecimalString = Field(description="The raw balance at the period's end.")
+    unauthorized: UnitsString = Field(description="Used units beyond both: overuse.")
+    balance: UnitsString = Field(description="The raw balance at the period's end.")
 
 
 class AccumulationDetail(Summary):
@@ -101,8 +101,8 @@ class Effect(BaseModel):
     """What one event did to the key's raw balance as of `as_of`."""
 
     description: str
-    raw_balance_before: DecimalString
-    raw_balance_after: DecimalString
+    raw_balance_before: UnitsString
+    raw_balance_after: UnitsString
 
 
 class ExplainEntry(BaseModel):
@@ -126,9 +126,9 @@ class KeyRef(BaseModel):
 class VisitAllocation(BaseModel):
     """Where the visit's units were drawn from (accumulation.md 2.6)."""
 
-    regular: DecimalString = Field(description="From the period's authorized units.")
-    accumulated: DecimalString = Field(description="From the accumulation carried in.")
-    unauthorized: DecimalString = Field(description="Beyond both.")
+    regular: UnitsString = Field(description="From the period's authorized units.")
+    accumulated: UnitsString = Field(description="From the accumulation carried in.")
+    unauthorized: UnitsString = Field(description="Beyond both.")
 
 
 class VisitOut(BaseModel):
@@ -138,7 +138,7 @@ class VisitOut(BaseModel):
     service_code: str
     status: Literal["scheduled", "confirmed", "missed", "cancelled"]
     service_date: date
-    units: DecimalString
+    units: UnitsString
     key: KeyRef | None = Field(description="The key the visit matched; null when unauthorized.")
     unauthorized: bool = Field(description="The visit matches no authorization.")
     allocation: VisitAllocation
@@ -181,25 +181,25 @@ class SchedulingCheckIn(BaseModel):
 
 
 class Available(BaseModel):
-    regular: DecimalString = Field(description="Regular units left in the visit's period.")
-    accumulated: DecimalString = Field(
+    regular: UnitsString = Field(description="Regular units left in the visit's period.")
+    accumulated: UnitsString = Field(
         description="Accumulated units the period may draw, never more than later periods leave."
     )
-    total: DecimalString
+    total: UnitsString
 
 
 class CheckAllocation(BaseModel):
     """How the proposed units would be drawn."""
 
-    regular: DecimalString
-    accumulated: DecimalString
-    shortfall: DecimalString = Field(description="Units beyond what is available.")
+    regular: UnitsString
+    accumulated: UnitsString
+    shortfall: UnitsString = Field(description="Units beyond what is available.")
 
 
 class CheckWarning(BaseModel):
     code: str  # no_authorization | insufficient_units | not_eligible
     message: str
-    shortfall: DecimalString | None = Field(default=None, description="null for not_eligible")
+    shortfall: UnitsString | None = Field(default=None, description="null for not_eligible")
 
 
 class SchedulingCheckOut(BaseModel):
@@ -211,14 +211,31 @@ class SchedulingCheckOut(BaseModel):
     warnings: list[CheckWarning]
 
 
+ReviewReason = Literal["negative_accrual", "zero_balance", "past_overuse"]
+
+
 class ExceedingItem(BaseModel):
     member_id: str
     authorization_number: str
     service_code: str
-    raw_balance: DecimalString
-    overuse: DecimalString = Field(description="Units used beyond what was there.")
-    cause: str = Field(description="As `negative_accrual.cause` (accumulation.md 2.7).")
+    reason: ReviewReason = Field(
+        description="The first that applies as of the date: negative_accrual (raw balance below "
+        "0), zero_balance (exactly 0), past_overuse (positive, but a period up to the date had "
+        "unauthorized units) (accumulation.md 2.10)."
+    )
+    raw_balance: UnitsString
+    overuse: UnitsString = Field(
+        description="negative_accrual: -raw_balance; otherwise the unauthorized units of the "
+        "periods up to the date (0 for a zero balance that never overdrew)."
+    )
+    cause: str | None = Field(
+        description="As `negative_accrual.cause` (accumulation.md 2.7); null when no period up "
+        "to the date overdrew."
+    )
     event_id: str | None = Field(description="The event that caused it.")
+    period_start: date | None = Field(
+        description="The first period up to the date with unauthorized units; null when none."
+    )
     override: dict[str, Any] | None = Field(description="`{by, reason}` of an override.")
 
 

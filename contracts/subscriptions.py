@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.decimals import DecimalString
+from contracts.decimals import UnitsString
 from contracts.queries import NegativeAccrualOut
 
 
@@ -18,8 +18,8 @@ class KeyOut(BaseModel):
 
 
 class BalanceOut(BaseModel):
-    raw_balance: DecimalString
-    accumulated_units: DecimalString
+    raw_balance: UnitsString
+    accumulated_units: UnitsString
 
 
 class BalanceChanged(BaseModel):
@@ -48,7 +48,7 @@ class NegativeAccrualFlagged(BaseModel):
     cause_event_id: str
     position: int
     period_start: date
-    overuse: DecimalString
+    overuse: UnitsString
 
 
 class DerivedEvent(BaseModel):

@@ -233,7 +233,11 @@ def parser() -> argparse.ArgumentParser:
         "authorization.renewal_due for keys near their end (idempotent: for cron or a timer)",
     )
     tick.add_argument("--database", help=DATABASE_HELP)
-    tick.add_argument("--date", help="the day to tick for (YYYY-MM-DD, default today in UTC)")
+    tick.add_argument(
+        "--date",
+        help="the day to tick for, for every tenant (YYYY-MM-DD; default each tenant's today in "
+        "its time zone)",
+    )
     _add_log_format(tick, "text")
     tick.set_defaults(run=_tick)
 

@@ -46,8 +46,9 @@ def unknown_tenant(tenant: str, url: str, sizes: dict[str, int]) -> str:
 
 def tick_summary(result: TickResult) -> str:
     by_type = ", ".join(f"{count:,} {kind}" for kind, count in sorted(result.emitted.items()))
+    day = f"each tenant's today ({result.day} in UTC)" if result.by_time_zone else result.day
     line = (
-        f"tick for {result.day}: {plural(result.emitted_total, 'event')} emitted"
+        f"tick for {day}: {plural(result.emitted_total, 'event')} emitted"
         f"{f' ({by_type})' if by_type else ''} for "
         f"{plural(result.keys, 'key')} of {plural(result.tenants, 'tenant')}"
     )

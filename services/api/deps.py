@@ -33,6 +33,8 @@ from services.ledger.keys import (
     stream_token_valid,
 )
 from services.ledger.validation import date_problem
+from services.projections.core.facts import local_date
+from services.projections.queries import tenant_time_zone
 from services.projections.reads import Reader
 
 log = logging.getLogger("benefit_ledger.keys")
@@ -243,6 +245,14 @@ def parse_date(name: str, value: str | None) -> date:
 
 def parse_as_of(value: str | None) -> date:
     return parse_date("as_of", value)
+
+
+async def tenant_as_of(ctx: Context, tenant: str, value: str | None) -> date:
+    """An `as_of` parameter; when absent, the tenant's today: the date in its time zone
+    (`tenant.settings_changed`, UTC by default; accumulation.md section 3)."""
+    if value is not None:
+        return parse_as_of(value)
+    return local_date(utc_now(), await tenant_time_zone(ctx.reader, tenant))
 
 
 def parse_known_at(value: str | None) -> datetime | None:

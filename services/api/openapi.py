@@ -39,7 +39,8 @@ PARAMETERS: dict[str, str] = {
     "member_id": "The member's id, as its events name it. Another tenant's member answers 404.",
     "authorization_number": "The authorization number of the key.",
     "service_code": "The service code of the key.",
-    "as_of": f"The day the answer is for, {_DAY} (default today, UTC).",
+    "as_of": f"The day the answer is for, {_DAY} (default today in the tenant's time zone: "
+    "UTC unless `tenant.settings_changed` set one).",
     "known_at": "Only what the ledger had recorded at this instant (RFC 3339; without a zone, "
     "UTC) is seen: the answer as it would have been then (default now).",
     "benefit_id": "The limit's id, as `benefit.limit_defined` named it.",

@@ -178,7 +178,7 @@ def _alerts(
             change.after,
             active_end(facts, change.key),
             facts.settings_for(change.after.payer_id),
-            event.recorded_at.date(),
+            facts.local_date(event.recorded_at),  # "ending soon" by the tenant's date
             event,
         )
         if alert is not None:

@@ -21,10 +21,16 @@ from services.ledger.reader import to_event
 from services.ledger.schema import PROJECTION_NAME
 from services.projections.core.accumulation import KeyResult
 from services.projections.core.explain import ExplainedEvent, explain
-from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts
+from services.projections.core.facts import DEFAULT_TIME_ZONE, KeyId, LedgerEvent, MemberFacts
 from services.projections.core.member import Flag, MemberProjection
 from services.projections.core.serialize import key_from_body, visit_bodies
-from services.projections.core.views import CheckResult, KeyView, key_view, scheduling_check
+from services.projections.core.views import (
+    CheckResult,
+    KeyView,
+    key_view,
+    review,
+    scheduling_check,
+)
 from services.projections.reads import Reader
 from services.projections.runner import replay
 
@@ -48,6 +54,20 @@ async def tracking_position(reader: Reader, tenant: str) -> int:
         (tenant, PROJECTION_NAME),
     )
     return int(rows[0][0]) if rows else 0
+
+
+async def tenant_time_zone(reader: Reader, tenant: str) -> str:
+    """The tenant's time zone: the last `tenant.settings_changed` that set one (UTC if none)."""
+    rows = await reader.fetch(
+        "SELECT data FROM ledger_events WHERE tenant = ? AND member_id IS NULL AND type = ? "
+        "ORDER BY position DESC",
+        (tenant, "tenant.settings_changed"),
+    )
+    for (data,) in rows:
+        time_zone = json.loads(data).get("time_zone")
+        if time_zone is not None:
+            return str(time_zone)
+    return DEFAULT_TIME_ZONE
 
 
 async def position_known_at(reader: Reader, tenant: str, known_at: datetime) -> int:
@@ -269,9 +289,13 @@ async def check(
 
 
 async def exceeding(
-    reader: Reader, tenant: str, as_of: date, known_at: datetime | None
+    reader: Reader,
+    tenant: str,
+    as_of: date,
+    known_at: datetime | None,
+    reasons: frozenset[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], int]:
-    """Keys shown at 0 with negative accrual or usage beyond what was carried (2.10)."""
+    """Keys that need review as of a date, each with its reason (2.10); `reasons`: only these."""
     states: list[MemberState] = []
     if known_at is None:
         position = await tracking_position(reader, tenant)
@@ -292,7 +316,7 @@ async def exceeding(
         )
         for (member_id,) in members:
             states.append(await member_state(reader, tenant, member_id, known_at))
-    items = [item for state in states for item in _exceeding_items(state, as_of)]
+    items = [item for state in states for item in _exceeding_items(state, as_of, reasons)]
     overrides = await _overrides(
         reader,
         tenant,
@@ -305,22 +329,28 @@ async def exceeding(
     return items, position
 
 
-def _exceeding_items(state: MemberState, as_of: date) -> list[dict[str, Any]]:
+def _exceeding_items(
+    state: MemberState, as_of: date, reasons: frozenset[str]
+) -> list[dict[str, Any]]:
     items = []
-    for view in accumulating_views(state, as_of):
-        period_overuse = view.periods[-1].unauthorized if view.periods else Decimal(0)
-        if view.accumulated_units != 0 or (view.raw_balance >= 0 and period_overuse == 0):
+    for key, (result, flag) in sorted(state.keys.items()):
+        if not result.accumulates:
             continue
-        negative = view.negative_accrual
+        view = key_view(result, flag, as_of)
+        found = review(view, flag)
+        if found is None or (reasons and found.reason not in reasons):
+            continue
         items.append(
             {
                 "member_id": state.member_id,
-                "authorization_number": view.result.key[0],
-                "service_code": view.result.key[1],
+                "authorization_number": key[0],
+                "service_code": key[1],
+                "reason": found.reason,
                 "raw_balance": view.raw_balance,
-                "overuse": negative.overuse if negative else period_overuse,
-                "cause": negative.cause if negative else "overuse",
-                "event_id": negative.event_id if negative else None,
+                "overuse": found.overuse,
+                "cause": found.cause,
+                "event_id": found.event_id,
+                "period_start": found.period_start,
             }
         )
     return items

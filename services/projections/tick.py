@@ -11,6 +11,10 @@ tenant's "tick" lease (services/ledger/leases.py) and leaves the tenants others 
 
 The tick also emits `authorization.renewal_due` for keys whose end comes within the payer's
 notice as days pass (services/projections/core/alerts.py; once per key and end date).
+
+"Today" is each tenant's own date, in the time zone of its `tenant.settings_changed` (UTC by
+default; accumulation.md section 3): a tenant in America/New_York starts its Sunday week at
+midnight New York time, not on Saturday evening. A day given explicitly applies to every tenant.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ KeyRow = tuple[str, str, str, str]  # member, authorization number, service code
 class TickResult:
     """What one tick did, for the command to say and `serve` to wake the feeds."""
 
-    day: date
+    day: date  # the day asked for, or today in UTC
+    by_time_zone: bool = False  # each tenant ticked for its own today (no day was asked for)
     tenants: int = 0  # tenants ticked
     tenants_left: int = 0  # tenants another process was ticking (its lease held)
     keys: int = 0  # keys looked at
@@ -52,12 +57,14 @@ class TickResult:
         return sum(self.emitted.values())
 
 
-def tick(database: Database, today: date | None = None) -> TickResult:
-    """Emit the rollover events of the periods containing `today` (default: today in UTC).
+def tick(database: Database, today: date | None = None, now: datetime | None = None) -> TickResult:
+    """Emit the rollover events of the periods containing `today`; without it, of each tenant's
+    own today: its date, in its time zone, at `now` (default: the clock).
 
     A tenant another process is ticking (its lease held) is left to that process.
     """
-    result = TickResult(today or datetime.now(UTC).date())
+    moment = now or datetime.now(UTC)
+    result = TickResult(today or moment.astimezone(UTC).date(), by_time_zone=today is None)
     connection = database.connect()
     try:
         tenants = [
@@ -72,7 +79,7 @@ def tick(database: Database, today: date | None = None) -> TickResult:
                 result.tenants_left += 1
                 continue
             try:
-                _tick_tenant(connection, tenant, result)
+                _tick_tenant(connection, tenant, result, moment)
                 result.tenants += 1
             finally:
                 lease.release(connection)
@@ -82,15 +89,17 @@ def tick(database: Database, today: date | None = None) -> TickResult:
 
 
 def _settings(connection: Connection, tenant: str) -> MemberFacts:
-    """The tenant's payer settings (the renewal notice), folded from its tenant-wide events."""
+    """The tenant's settings (its time zone) and payer settings (the renewal notice), folded from
+    its tenant-wide events."""
     facts = MemberFacts("")
     for event in tenant_wide_events(connection, tenant):
         facts.apply(event)
     return facts
 
 
-def _tick_tenant(connection: Connection, tenant: str, result: TickResult) -> None:
+def _tick_tenant(connection: Connection, tenant: str, result: TickResult, moment: datetime) -> None:
     settings = _settings(connection, tenant)
+    day = settings.local_date(moment) if result.by_time_zone else result.day
     after: tuple[str, str, str] = ("", "", "")
     while True:
         with connection.transaction(write=True):
@@ -98,7 +107,7 @@ def _tick_tenant(connection: Connection, tenant: str, result: TickResult) -> Non
             rows = _key_rows(connection, tenant, after)
             if not rows:
                 return
-            fresh = _tick_chunk(connection, tenant, rows, result.day, settings, head.position)
+            fresh = _tick_chunk(connection, tenant, rows, day, settings, head.position)
             store_derived(connection, tenant, fresh)
             result.keys += len(rows)
             result.emitted.update(event.type for event in fresh)

@@ -61,6 +61,15 @@ BAD_BATCHES = {
         [grant(), grant(authorization_id="line-2", frequency="month")],
         "data.frequency",
     ),
+    "unknown time zone": (
+        [event("tenant.settings_changed", time_zone="Mars/Olympus")],
+        "data.time_zone",
+    ),
+    "tenant settings changing nothing": ([event("tenant.settings_changed")], "data"),
+    "authorization required neither codes nor all": (
+        [event("payer.settings_changed", payer_id="p-1", authorization_required="some")],
+        "data.authorization_required.literal['all']",
+    ),
     "extra envelope field": ([{**grant(), "colour": "blue"}], "colour"),
     "id not a uuid": ([{**grant(), "id": "not-a-uuid"}], "id"),
 }

@@ -1,11 +1,12 @@
 """Replay equality (accumulation.md 1 and 2.9): the incrementally maintained read model equals a
 rebuild from the ledger.
 
-Random histories of one or two members of a fresh tenant (settings changes, grants, amendments,
-voids, service removals, visits in every state, with and without an authorization number) are
-recorded in random batches through `Ledger.append`, with a clock that runs from before the first
-visit to half way through the window, so confirmations land both inside their period and after it
-ended. Most events refer to lines and visits generated before them; now and then one is refused.
+Random histories of one or two members of a fresh tenant (payer and tenant settings changes,
+grants, amendments, voids, service removals, visits in every state, with and without an
+authorization number) are recorded in random batches through `Ledger.append`, with a clock that
+runs from before the first visit to half way through the window, so confirmations land both
+inside their period and after it ended (a day that depends on the tenant's time zone). Most
+events refer to lines and visits generated before them; now and then one is refused.
 
 After every batch:
 - a recorded batch: every member's stored rows equal a replay of its events from the ledger, and
@@ -32,6 +33,7 @@ from services.ledger.errors import LedgerError
 from services.ledger.group_commit import Ledger
 from services.ledger.reader import member_events
 from services.ledger.validation import validate_batch
+from services.projections.core.facts import TENANT_WIDE_TYPES
 from services.projections.core.serialize import MemberRows, member_rows
 from services.projections.inline import InlineProjector
 from services.projections.runner import read_member, recalculate, replay
@@ -51,10 +53,12 @@ PAYERS = ("p-1", "p-2")
 CODES = ("T1", "s2")
 NUMBERS = ("B-1", "a-2")
 FREQUENCIES = ("day", "week", "month", "span")
+TIME_ZONES = ("UTC", "America/New_York", "Pacific/Pago_Pago", "Pacific/Kiritimati")
 MIN_EVENTS, MAX_EVENTS = 10, 50  # after the opening ones; about 20 on average
 # what each event after the first grant is, by weight
 KINDS = (
     ("settings", 4),
+    ("tenant settings", 2),
     ("grant", 3),
     ("amend", 4),
     ("void", 2),
@@ -152,6 +156,8 @@ class _History:
             "include_scheduled_units": st.booleans(),
             "exclude_missed_days": st.booleans(),
             "week_starts_on": st.sampled_from(["sunday", "monday", "wednesday"]),
+            # warnings only (section 3): must change no stored row
+            "authorization_required": st.sampled_from([[], ["T1"], "all"]),
         }
         if payer is not None:
             fields["allow_accumulation"] = st.integers(0, 3).map(bool)
@@ -161,6 +167,13 @@ class _History:
         else:
             data = draw(st.fixed_dictionaries({"payer_id": payer_id}, optional=fields))
         return _event("payer.settings_changed", data)
+
+    def tenant_settings(self) -> Event:
+        """The tenant's time zone (section 3): its date decides whether a confirmation came after
+        its period ended (backdated_confirmation) and the day of the alerts. Zones a day apart
+        (UTC-11 and UTC+14) turn the same recorded time into different days."""
+        zone = self.draw(st.sampled_from(TIME_ZONES))
+        return _event("tenant.settings_changed", {"time_zone": zone})
 
     def grant(self) -> Event:
         draw = self.draw
@@ -306,6 +319,7 @@ def _step(draw: st.DrawFn, history: _History) -> Step:
     history.draw = draw  # the step's draws belong to its list element: shrinking drops it whole
     makers = {
         "settings": history.settings,
+        "tenant settings": history.tenant_settings,
         "grant": history.grant,
         "amend": history.amend,
         "void": history.void,
@@ -388,7 +402,7 @@ def assert_rebuild_equals_stored(store: Store, tenant: str, members: tuple[str, 
     for member in members:
         stored = read_member(store.connection, tenant, member)
         events = member_events(store.connection, tenant, member)
-        if all(e.type == "payer.settings_changed" for e in events):
+        if all(e.type in TENANT_WIDE_TYPES for e in events):
             assert stored is None, f"{member} has no events of its own but stored rows"
             continue
         with_events += 1

@@ -28,6 +28,24 @@ DESCRIBED = [
         "are used): the whole history is replayed",
     ),
     (
+        "payer.settings_changed",
+        {"payer_id": "payer-1", "authorization_required": ["97110", "97112"]},
+        "changes the settings of payer payer-1 (authorization required for 97110, 97112): "
+        "the whole history is replayed",
+    ),
+    (
+        "payer.settings_changed",
+        {"payer_id": "payer-1", "authorization_required": "all"},
+        "changes the settings of payer payer-1 (authorization required for every service "
+        "code): the whole history is replayed",
+    ),
+    (
+        "payer.settings_changed",
+        {"payer_id": "payer-1", "authorization_required": []},
+        "changes the settings of payer payer-1 (authorization required for no service code): "
+        "the whole history is replayed",
+    ),
+    (
         "authorization.granted",
         {
             "authorization_id": "line-1",

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from contracts.queries import AccumulationDetail, AccumulationList, Explanation
-from services.api.deps import Context, context, parse_as_of, parse_known_at, require, utc_now
+from services.api.deps import Context, context, parse_known_at, require, tenant_as_of, utc_now
 from services.ledger.keys import Principal
 from services.projections import queries
 from services.projections.core.views import KeyView
@@ -68,7 +68,8 @@ async def list_accumulations(
     caller: Principal = Depends(require("reader")),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
-    day, moment = parse_as_of(as_of), parse_known_at(known_at)
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
+    moment = parse_known_at(known_at)
     state = await queries.member_state(ctx.reader, caller.tenant, member_id, moment)
     return {
         "member_id": member_id,
@@ -93,7 +94,8 @@ async def accumulation_detail(
     caller: Principal = Depends(require("reader")),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
-    day, moment = parse_as_of(as_of), parse_known_at(known_at)
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
+    moment = parse_known_at(known_at)
     key = (authorization_number, service_code)
     state = await queries.key_state(ctx.reader, caller.tenant, member_id, key, moment)
     view = queries.one_view(state, key, day)
@@ -113,7 +115,8 @@ async def explain_accumulation(
     caller: Principal = Depends(require("reader")),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
-    day, moment = parse_as_of(as_of), parse_known_at(known_at)
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
+    moment = parse_known_at(known_at)
     view, explained, position = await queries.explain_key(
         ctx.reader, caller.tenant, member_id, (authorization_number, service_code), day, moment
     )

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from contracts.benefits import BenefitDetail, BenefitList, NearLimitReport
-from services.api.deps import Context, context, parse_as_of, parse_known_at, require, utc_now
+from services.api.deps import Context, context, parse_known_at, require, tenant_as_of, utc_now
 from services.ledger.errors import InvalidRequestError, Problem
 from services.ledger.keys import Principal
 from services.projections import benefit_queries
@@ -25,7 +25,8 @@ async def list_benefits(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """Used and remaining of each benefit limit in the period holding `as_of`."""
-    day, moment = parse_as_of(as_of), parse_known_at(known_at)
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
+    moment = parse_known_at(known_at)
     found = await benefit_queries.member_benefits(ctx.reader, caller.tenant, member_id, moment)
     return {
         "member_id": member_id,
@@ -46,7 +47,8 @@ async def benefit_detail(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """One limit with the own visits and verifications that make up `used`."""
-    day, moment = parse_as_of(as_of), parse_known_at(known_at)
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
+    moment = parse_known_at(known_at)
     found = await benefit_queries.member_benefits(ctx.reader, caller.tenant, member_id, moment)
     status = benefit_queries.status_of(found.facts, benefit_id, day)
     return {
@@ -81,7 +83,8 @@ async def benefits_near_limit(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """Benefits whose use reached `threshold` (default 0.8) of their limit, fullest first."""
-    day, moment = parse_as_of(as_of), parse_known_at(known_at)
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
+    moment = parse_known_at(known_at)
     share = parse_threshold(threshold)
     items, position = await benefit_queries.near_limit(
         ctx.reader, caller.tenant, day, moment, share

@@ -23,6 +23,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from contracts.decimals import fraction_text, money_text, units_text
 from services.projections.core.accumulation import KeyResult
 from services.projections.core.benefits import crossed, period_totals
 from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts, PayerSettings
@@ -53,12 +54,14 @@ def _cause(event: LedgerEvent | None) -> dict[str, Any]:
 
 
 def threshold_alerts(facts: MemberFacts, event: LedgerEvent) -> list[Alert]:
-    """Every threshold the member's benefits have reached in periods still open on the day."""
-    today = event.recorded_at.date()
+    """Every threshold the member's benefits have reached in periods still open on the day (the
+    tenant's date when the event was recorded)."""
+    today = facts.local_date(event.recorded_at)
     alerts = []
     for limit in sorted(facts.benefits.values(), key=lambda limit: limit.benefit_id):
         usages = facts.usages(limit)
         verifications = facts.verifications.get(limit.benefit_id, [])
+        in_unit = money_text if limit.unit == "amount" else units_text
         for status in period_totals(limit, usages, verifications):
             if status.period_end is not None and status.period_end < today:
                 continue
@@ -75,15 +78,15 @@ def threshold_alerts(facts: MemberFacts, event: LedgerEvent) -> list[Alert]:
                             "benefit_id": limit.benefit_id,
                             "benefit_code": limit.benefit_code,
                             "payer_id": limit.payer_id,
-                            "threshold": str(threshold),
+                            "threshold": fraction_text(threshold),
                             "period": {
                                 "start": _iso(status.period_start),
                                 "end": _iso(status.period_end),
                             },
-                            "limit": str(limit.limit),
+                            "limit": in_unit(limit.limit),
                             "unit": limit.unit,
-                            "used": str(status.used),
-                            "remaining": str(status.remaining),
+                            "used": in_unit(status.used),
+                            "remaining": in_unit(status.remaining),
                             "exhausted": status.exhausted,
                             **_cause(event),
                         },
@@ -175,11 +178,9 @@ def renewal_alert(
             "reasons": reasons,
             "end_date": end.isoformat(),
             "days_left": days_left,
-            "authorized": str(authorized),
-            "used": str(used),
-            "fraction_used": None
-            if fraction is None
-            else str(fraction.quantize(Decimal("0.0001"))),
+            "authorized": units_text(authorized),
+            "used": units_text(used),
+            "fraction_used": None if fraction is None else fraction_text(fraction),
             **_cause(event),
         },
     )

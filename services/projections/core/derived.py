@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from contracts.decimals import units_text
 from services.projections.core.accumulation import ZERO, KeyResult
 from services.projections.core.facts import KeyId
 from services.projections.core.member import Flag, KeyChange
@@ -41,8 +42,11 @@ def key_body(member_id: str, key: KeyId) -> dict[str, str]:
 
 def balance(view: KeyView | None) -> dict[str, str]:
     if view is None:
-        return {"raw_balance": str(ZERO), "accumulated_units": str(ZERO)}
-    return {"raw_balance": str(view.raw_balance), "accumulated_units": str(view.accumulated_units)}
+        return {"raw_balance": units_text(ZERO), "accumulated_units": units_text(ZERO)}
+    return {
+        "raw_balance": units_text(view.raw_balance),
+        "accumulated_units": units_text(view.accumulated_units),
+    }
 
 
 def negative_body(view: KeyView) -> dict[str, str] | None:
@@ -50,7 +54,7 @@ def negative_body(view: KeyView) -> dict[str, str] | None:
     if negative is None:
         return None
     return {
-        "overuse": str(negative.overuse),
+        "overuse": units_text(negative.overuse),
         "cause": negative.cause,
         "event_id": negative.event_id,
         "period_start": negative.period_start.isoformat(),
@@ -106,7 +110,7 @@ def flagged(member_id: str, change: KeyChange, flag: Flag) -> dict[str, Any]:
         "cause_event_id": flag.event_id,
         "position": flag.position,
         "period_start": negatives[0].start.isoformat() if negatives else None,
-        "overuse": str(deepest),
+        "overuse": units_text(deepest),
     }
 
 
@@ -114,7 +118,7 @@ def from_change(member_id: str, change: KeyChange) -> list[tuple[str, dict[str, 
     """The derived events of one key change: (type, data), possibly none."""
     events: list[tuple[str, dict[str, Any]]] = []
     first = first_affected_period(change.before, change.after)
-    today = change.event.recorded_at.date()
+    today = change.today  # the tenant's date when the event was recorded
     if first is not None:
         before = key_view(change.before, None, today) if change.before else None
         data = balance_changed(

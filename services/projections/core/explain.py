@@ -63,6 +63,10 @@ def _setting(name: str, value: object) -> str:
         return f"renewal notice {value} days before the end"
     if name == "renewal_used_fraction":
         return f"renewal notice once {value} of the units are used"
+    if name == "authorization_required":
+        listed = value if isinstance(value, list) else []
+        codes = "every service code" if value == "all" else ", ".join(map(str, listed))
+        return f"authorization required for {codes or 'no service code'}"
     return f"{name.replace('_', ' ')} {value}"
 
 

@@ -1,13 +1,15 @@
-"""The facts of one member folded from ledger events: lines, visits and payer settings (pure)."""
+"""The facts of one member folded from ledger events: lines, visits, payer and tenant settings
+(pure)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from services.projections.core import benefit_claim_folds
 from services.projections.core.benefits import (
@@ -20,7 +22,10 @@ from services.projections.core.benefits import (
 from services.projections.core.claims import Claim, Enrollment, Schedule
 
 # events of no member: folded into every member's facts, never a member's own position
-TENANT_WIDE_TYPES = frozenset({"payer.settings_changed", "accumulator.schedule_defined"})
+TENANT_WIDE_TYPES = frozenset(
+    {"tenant.settings_changed", "payer.settings_changed", "accumulator.schedule_defined"}
+)
+DEFAULT_TIME_ZONE = "UTC"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 KeyId = tuple[str, str]
@@ -65,6 +70,13 @@ class LedgerEvent:
         return self.amount(name) if self.data.get(name) is not None else None
 
 
+def local_date(moment: datetime, time_zone: str) -> date:
+    """The calendar date of an instant in an IANA time zone: the tenant's "today" (section 3)."""
+    if time_zone == DEFAULT_TIME_ZONE:
+        return moment.astimezone(UTC).date()
+    return moment.astimezone(ZoneInfo(time_zone)).date()  # ZoneInfo keeps its zones cached
+
+
 @dataclass(frozen=True)
 class PayerSettings:
     allow_accumulation: bool = False
@@ -73,6 +85,12 @@ class PayerSettings:
     week_starts_on: str = "sunday"
     renewal_days_before_end: int = 14
     renewal_used_fraction: Decimal = Decimal("0.8")
+    # service codes whose visits need an authorization, or "all" (accumulation.md section 3)
+    authorization_required: frozenset[str] | Literal["all"] = frozenset()
+
+    def requires_authorization(self, service_code: str) -> bool:
+        required = self.authorization_required
+        return required == "all" or service_code in required
 
 
 DEFAULT_SETTINGS = PayerSettings()
@@ -143,9 +161,14 @@ class MemberFacts:
     schedules: dict[str, Schedule] = field(default_factory=dict)  # the tenant's
     enrollments: list[Enrollment] = field(default_factory=list)
     claims: dict[str, Claim] = field(default_factory=dict)
+    time_zone: str = DEFAULT_TIME_ZONE  # the tenant's (tenant.settings_changed)
 
     def copy(self) -> MemberFacts:
         return copy.deepcopy(self)
+
+    def local_date(self, moment: datetime) -> date:
+        """The tenant's date at an instant (a recorded time): its "today" then."""
+        return local_date(moment, self.time_zone)
 
     def settings_for(self, payer_id: str) -> PayerSettings:
         return self.settings.get(payer_id, DEFAULT_SETTINGS)
@@ -175,6 +198,17 @@ class MemberFacts:
             and visit.service_code in limit.service_codes
         ]
 
+    def authorization_applies(self, payer_id: str, service_code: str) -> bool:
+        """Whether a visit matching no authorization deserves `no_authorization` (section 3,
+        decision): the member has some line with the payer for the code (any number, dates or
+        state), or the payer requires an authorization for the code."""
+        if self.settings_for(payer_id).requires_authorization(service_code):
+            return True
+        return any(
+            line.payer_id == payer_id and line.service_code == service_code
+            for line in self.lines.values()
+        )
+
     def eligible(self, visit: Visit) -> bool:
         """Inside the payer's coverage (always, when no coverage fact of the payer exists)."""
         return eligible(self.coverage.get(visit.payer_id), visit.service_date)
@@ -184,6 +218,10 @@ class MemberFacts:
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(self, event)
+
+
+def _tenant_settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
+    facts.time_zone = event.data.get("time_zone", facts.time_zone)
 
 
 def _settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
@@ -198,7 +236,18 @@ def _settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
         renewal_used_fraction=Decimal(
             d.get("renewal_used_fraction", current.renewal_used_fraction)
         ),
+        authorization_required=_required_codes(
+            d.get("authorization_required"), current.authorization_required
+        ),
     )
+
+
+def _required_codes(
+    given: list[str] | str | None, current: frozenset[str] | Literal["all"]
+) -> frozenset[str] | Literal["all"]:
+    if given is None:
+        return current
+    return "all" if given == "all" else frozenset(given)
 
 
 def _granted(facts: MemberFacts, event: LedgerEvent) -> None:
@@ -305,6 +354,7 @@ _HANDLERS = {
     "benefit.usage_verified": benefit_claim_folds.usage_verified,
     "coverage.started": benefit_claim_folds.coverage_started,
     "coverage.ended": benefit_claim_folds.coverage_ended,
+    "tenant.settings_changed": _tenant_settings_changed,
     "payer.settings_changed": _settings_changed,
     "authorization.granted": _granted,
     "authorization.amended": _amended,

@@ -53,6 +53,7 @@ class KeyChange:
     event: LedgerEvent
     flag: Flag | None  # the key's flag after the event
     flagged: bool  # the event turned the key negative (a new flag)
+    today: date  # the tenant's date when the event was recorded (section 3)
 
 
 @dataclass
@@ -184,7 +185,8 @@ class MemberProjection:
                 self.flags[key] = Flag(cause, event.event_id, event.position)
             if self.track_changes:
                 self._note_changes(key, old, result, walked)
-                change = KeyChange(key, old, result, event, self.flags.get(key), flagged)
+                today = self.facts.local_date(event.recorded_at)
+                change = KeyChange(key, old, result, event, self.flags.get(key), flagged, today)
                 self.key_changes.append(change)
 
     def clear_changes(self) -> None:
@@ -354,6 +356,6 @@ def _cause(
     if confirming and event.data["visit_id"] in key_result.visits:
         service_date = facts.visits[event.data["visit_id"]].service_date
         period = next(p for p in key_result.periods if p.start <= service_date <= p.end)
-        if period.end < event.recorded_at.date():
+        if period.end < facts.local_date(event.recorded_at):  # the tenant's day (section 3)
             return "backdated_confirmation"
     return "overuse"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from contracts.decimals import units_text
 from services.projections.core.accumulation import ZERO, KeyResult, PeriodResult, match_visit
 from services.projections.core.benefits import eligible
 from services.projections.core.facts import KeyId, MemberFacts
@@ -76,6 +77,8 @@ class CheckResult:
 
 
 def _available(result: KeyResult, service_date: date) -> tuple[Decimal, Decimal]:
+    """Regular units left in the period and accumulation carried in and not drawn yet, both
+    capped by what the later periods leave (2.8)."""
     # a span key is one period that stretches to its matched visits, wherever they fall
     index = 0 if result.frequency == "span" else period_index(result, service_date)
     if index < 0:
@@ -88,7 +91,22 @@ def _available(result: KeyResult, service_date: date) -> tuple[Decimal, Decimal]
     carried = max(ZERO, previous) if result.accumulates else ZERO
     regular_left = max(ZERO, period.authorized - period.from_regular)
     accumulated_left = max(ZERO, carried - period.from_accumulation)
+    cap = later_periods_leave(result, index)
+    if cap is not None:  # regular units are drawn first, so the cap cuts accumulation first
+        regular_left = min(regular_left, cap)
+        accumulated_left = min(accumulated_left, cap - regular_left)
     return regular_left, accumulated_left
+
+
+def later_periods_leave(result: KeyResult, index: int) -> Decimal | None:
+    """`min(max(0, B_j))` over the periods after `index` that have usage (2.8, "For Past
+    Weeks"): a unit used in period k lowers every later B_j by one, so more than this would take
+    units a later period already drew from the accumulation. None when no later period has usage,
+    or when the key does not accumulate (each period stands alone)."""
+    if not result.accumulates:
+        return None
+    later = [max(ZERO, p.balance) for p in result.periods[index + 1 :] if p.used > 0]
+    return min(later) if later else None
 
 
 def scheduling_check(
@@ -99,7 +117,9 @@ def scheduling_check(
     units: Decimal,
     authorization_number: str | None,
 ) -> CheckResult:
-    """Available = regular units left in the period + accumulation carried in and not yet drawn."""
+    """Available = regular units left in the period + accumulation carried in and not yet drawn,
+    never more than the later periods leave (2.8). A visit that matches no key is warned only
+    where an authorization rule applies (section 3): else it has no shortfall and no warning."""
     facts: MemberFacts = projection.facts
     key = match_visit(
         facts.lines.values(), payer_id, service_code, service_date, authorization_number
@@ -111,20 +131,23 @@ def scheduling_check(
     accumulated = min(units - regular, accumulated_left)
     shortfall = units - regular - accumulated
     warnings = []
-    if key is None:
+    if key is None and not facts.authorization_applies(payer_id, service_code):
+        shortfall = ZERO  # no rule asks for an authorization: nothing to fall short of
+    elif key is None:
         warnings.append(
             {
                 "code": "no_authorization",
                 "message": "no authorization covers this member, service code and date",
-                "shortfall": str(units),
+                "shortfall": units_text(units),
             }
         )
     if shortfall > 0:
         warnings.append(
             {
                 "code": "insufficient_units",
-                "message": f"{shortfall} units beyond the regular and accumulated units available",
-                "shortfall": str(shortfall),
+                "message": f"{units_text(shortfall)} units beyond the regular and accumulated "
+                "units available",
+                "shortfall": units_text(shortfall),
             }
         )
     if not eligible(facts.coverage.get(payer_id), service_date):
@@ -136,4 +159,51 @@ def scheduling_check(
         )
     return CheckResult(
         key, regular_left, accumulated_left, regular, accumulated, shortfall, warnings
+    )
+
+
+REVIEW_REASONS = ("negative_accrual", "zero_balance", "past_overuse")
+
+
+@dataclass(frozen=True)
+class Review:
+    """Why a key is on the exceeding-accumulation report as of a date (2.10)."""
+
+    reason: str  # the first of REVIEW_REASONS that applies
+    overuse: Decimal  # -B_k for negative_accrual, else the unauthorized units up to the date
+    cause: str | None  # the flag's cause (2.7) when a period up to the date overdrew
+    event_id: str | None
+    period_start: date | None  # the first period up to the date with unauthorized units
+
+
+def review(view: KeyView, flag: Flag | None) -> Review | None:
+    """The key's reason to be reviewed as of its date, or None (2.10): `negative_accrual` when
+    B_k < 0, `zero_balance` when B_k = 0, `past_overuse` when B_k > 0 but a period up to the date
+    had unauthorized units (an overdraw that later recovered stays visible). A key is judged from
+    its first period on: before it, its 0 is no finding (decision)."""
+    if not view.periods:
+        return None
+    overdrawn = [p for p in view.periods if p.unauthorized > 0]
+    period_start = overdrawn[0].start if overdrawn else None
+    if view.negative_accrual is not None:
+        negative = view.negative_accrual
+        return Review(
+            "negative_accrual",
+            negative.overuse,
+            negative.cause,
+            negative.event_id or None,
+            period_start or negative.period_start,
+        )
+    if view.raw_balance > 0 and not overdrawn:
+        return None
+    reason = "zero_balance" if view.raw_balance == 0 else "past_overuse"
+    # the flag stays while any period is negative: it explains this key only with an overdraw
+    # up to the date (a flag of a later period is not this date's story)
+    explained = flag if overdrawn else None
+    return Review(
+        reason,
+        sum((p.unauthorized for p in overdrawn), ZERO),
+        explained.cause if explained else None,
+        explained.event_id if explained else None,
+        period_start,
     )
