@@ -110,6 +110,25 @@ async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn
     )
     family = family_of(facts.enrollments, facts.schedules, schedule.schedule_id, lines[0].from_date)
     claims = await claim_queries.family_claims(reader, tenant, facts, family, schedule, None)
+    claim, shares = share_claim_lines(schedule, claims, member_id, claim, lines)
+    effective = body.effective_date or lines[0].from_date
+    chosen = Selection(effective, schedule_id=schedule.schedule_id)
+    rows = await claim_queries.rows_for(reader, tenant, facts, chosen, None, extra=[claim])
+    return {
+        **claim_queries.answer(member_id, effective, position, rows),
+        "claim_lines": [_line_out(s) for s in shares],
+    }
+
+
+def share_claim_lines(
+    schedule: Schedule,
+    claims: dict[str, list[Claim]],
+    member_id: str,
+    claim: Claim,
+    lines: list[ClaimLine],
+) -> tuple[Claim, list[LineShare]]:
+    """Each line in date order against the accumulators as the earlier claims and lines left
+    them (4.4); returns the claim with every line counted and each line's share."""
     shares: list[LineShare] = []
     for line in lines:
         counted = {**claims, member_id: [*claims[member_id], claim]}
@@ -127,13 +146,7 @@ async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn
             line = replace(line, applied={k: v for k, v in share.applied.items()})
         claim = replace(claim, lines=(*claim.lines, line))
         shares.append(share)
-    effective = body.effective_date or lines[0].from_date
-    chosen = Selection(effective, schedule_id=schedule.schedule_id)
-    rows = await claim_queries.rows_for(reader, tenant, facts, chosen, None, extra=[claim])
-    return {
-        **claim_queries.answer(member_id, effective, position, rows),
-        "claim_lines": [_line_out(s) for s in shares],
-    }
+    return claim, shares
 
 
 def _line_out(share: LineShare) -> dict[str, Any]:
