@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.decimals import DecimalString
-from contracts.events import ClaimAdjudicated, ClaimStatus, Identifier
+from contracts.events import ClaimAdjudicated, ClaimStatus, Identifier, LedgerDate
 
 
 class AccumulatorPeriodOut(BaseModel):
@@ -122,7 +122,7 @@ class SimulateIn(BaseModel):
         },
     )
 
-    effective_date: date | None = Field(
+    effective_date: LedgerDate | None = Field(
         default=None, description="The day whose benefit period is shown (default today)."
     )
     claim: SimulatedClaim = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import GetJsonSchemaHandler
+from pydantic import GetJsonSchemaHandler, PlainSerializer
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -46,5 +46,13 @@ class DecimalJsonSchema:
         return {"type": "string", "format": "decimal", "pattern": decimal_pattern(dict(schema))}
 
 
-DecimalString = Annotated[Decimal, DecimalJsonSchema()]
-"""A `Decimal` that the JSON Schema shows as a string such as `"7.5"` (answers and inputs)."""
+def plain(value: Decimal) -> str:
+    """Positional notation, never an exponent: `1E+2` answers "100", `0E-6` answers "0.000000"."""
+    return format(value, "f")
+
+
+DecimalString = Annotated[
+    Decimal, DecimalJsonSchema(), PlainSerializer(plain, return_type=str, when_used="json")
+]
+"""A `Decimal` that the JSON Schema shows as a string such as `"7.5"` (answers and inputs),
+written in positional notation as its pattern says."""

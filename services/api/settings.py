@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./benefit-ledger.db"
@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     postgres_read_pool_size: int = 8
+    # a read waits at most this long for a pooled connection (or to open one), then answers 503
+    postgres_acquire_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # webhooks may target loopback, private or link-local addresses (tests, closed networks)
     allow_private_webhooks: bool = False
     # serve runs the delivery workers (webhooks) and the period tick beside the API
@@ -34,3 +36,10 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(default=15.0, gt=0, le=300)
     # a request body over this many bytes is answered 413 before it is read whole
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    # the Fernet key(s) webhook signing secrets are encrypted with at rest, comma-separated: the
+    # first encrypts, every one decrypts (to change keys, put the new one first). Unset: on
+    # SQLite a key file beside the database (created 0600); on PostgreSQL `serve` refuses to
+    # start (services/api/webhooks/secret_box.py says why)
+    secret_key: SecretStr | None = None
+    # after a secret rotation, deliveries are signed with the old secret too for this long
+    webhook_secret_overlap_seconds: int = Field(default=86400, ge=0, le=7 * 86400)

@@ -5,7 +5,10 @@ SQL is written once with `?` placeholders; the PostgreSQL connection rewrites th
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import select
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -15,11 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from services.ledger.errors import InfrastructureError
 
 Row = tuple[Any, ...]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# FULL: a commit is on disk when it is acknowledged, power loss included (NORMAL in WAL mode may
+# lose the last commits; bench/append.py measures what FULL costs)
+SQLITE_SYNCHRONOUS = "FULL"
+SQLITE_SYNCHRONOUS_MODES = frozenset({"FULL", "NORMAL", "EXTRA"})
+SQLITE_FILE_MODE = 0o600  # the ledger holds member data: its owner only
+# a PostgreSQL connection attempt waits at most this long (unless the URL sets connect_timeout),
+# so an unreachable server is answered 503 in seconds rather than after the kernel gives up
+CONNECT_TIMEOUT_S = 5
 _PLACEHOLDER = re.compile(r"\?")
 
 
@@ -108,33 +120,79 @@ class Connection:
     def close(self) -> None:
         self.raw.close()
 
+    def stale(self) -> bool:
+        """Whether the connection cannot serve another transaction: closed, lost, or (idle on
+        PostgreSQL) closed by the server, which leaves its goodbye (or EOF) readable on the
+        socket: an administrator's pg_terminate_backend, a restart. Checked before an idle
+        connection is used again, so the first request after an outage does not fail on it."""
+        if self.dialect != "postgres":
+            return False
+        if self.raw.closed:
+            return True
+        try:
+            readable, _, _ = select.select([self.raw.fileno()], [], [], 0)
+        except (OSError, ValueError, psycopg.Error):
+            return True
+        return bool(readable)
+
+
+def _with_timeout(url: str) -> str:
+    """The URL with CONNECT_TIMEOUT_S, unless it sets a connect_timeout of its own."""
+    if "connect_timeout" in conninfo_to_dict(url):
+        return url
+    return make_conninfo(url, connect_timeout=CONNECT_TIMEOUT_S)
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file with SQLITE_FILE_MODE when it does not exist yet. SQLite gives the
+    -wal and -shm files it creates beside it the database file's mode."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(descriptor, SQLITE_FILE_MODE)  # whatever the umask
+    finally:
+        os.close(descriptor)
+
 
 class Database:
     """Opens connections to one database and owns its schema."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = SQLITE_SYNCHRONOUS) -> None:
+        """`sqlite_synchronous` is for measuring (bench/append.py); the service keeps FULL."""
+        assert sqlite_synchronous in SQLITE_SYNCHRONOUS_MODES, sqlite_synchronous
         self.url = url
         self.dialect = DatabaseUrl(url).dialect
+        self.sqlite_synchronous = sqlite_synchronous
         self._local = threading.local()
 
     def connect(self) -> Connection:
         try:
             if self.dialect == "sqlite":
-                path = sqlite_path(self.url)
-                if path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-                raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-                raw.execute("PRAGMA journal_mode = WAL")
-                raw.execute("PRAGMA synchronous = NORMAL")
-                return Connection(raw, "sqlite")
-            return Connection(psycopg.connect(self.url, autocommit=True), "postgres")
-        except (sqlite3.Error, psycopg.Error) as error:
+                return Connection(self._open_sqlite(sqlite_path(self.url)), "sqlite")
+            return Connection(psycopg.connect(_with_timeout(self.url), autocommit=True), "postgres")
+        except (sqlite3.Error, psycopg.Error, OSError) as error:
             raise InfrastructureError(f"cannot open the database: {error}") from error
 
+    def _open_sqlite(self, path: str) -> sqlite3.Connection:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
+        raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        raw.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute(f"PRAGMA synchronous = {self.sqlite_synchronous}")
+        return raw
+
     def thread_connection(self) -> Connection:
-        """A connection owned by the calling thread, opened on first use."""
+        """A connection owned by the calling thread, opened on first use and again after it
+        was lost (a database restart must not leave the thread with a dead connection)."""
         connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is not None and connection.stale():
+            with contextlib.suppress(Exception):
+                connection.close()
+            connection = None
         if connection is None:
             connection = self.connect()
             self._local.connection = connection

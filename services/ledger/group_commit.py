@@ -16,12 +16,14 @@ whatever we do: there one group commits at a time.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from contracts.events import AppendCondition
 from services.ledger.append import EventOutcome, Request, record_group
+from services.ledger.availability import database_unavailable
 from services.ledger.db import Connection, Database
 from services.ledger.errors import InfrastructureError, LedgerError
 from services.ledger.member_cache import MemberCache
@@ -43,10 +45,22 @@ class _Connections:
         self._lock = threading.Lock()
 
     def acquire(self) -> Connection:
+        """A free connection the server has not closed meanwhile, else a new one."""
         self._slots.acquire()
+        stale: list[Connection] = []
         with self._lock:
-            if self._free:
-                return self._free.pop()
+            while self._free:
+                connection = self._free.pop()
+                if not connection.stale():
+                    break
+                stale.append(connection)
+            else:
+                connection = None
+        for dead in stale:  # after an outage every idle connection is dead: none is tried
+            with contextlib.suppress(Exception):
+                dead.close()
+        if connection is not None:
+            return connection
         try:
             return self.database.connect()
         except BaseException:
@@ -65,6 +79,12 @@ class _Connections:
 def _refused(error: BaseException | None) -> bool:
     """A refusal of one request (its own answer), as opposed to a failure of the group."""
     return isinstance(error, LedgerError) and not isinstance(error, InfrastructureError)
+
+
+def _batch_failed(error: BaseException | None) -> bool:
+    """A failure that one batch of the group may have caused (a value the database rejects),
+    as opposed to a refusal or an unreachable database, which every batch would meet again."""
+    return error is not None and not _refused(error) and not database_unavailable(error)
 
 
 class Ledger:
@@ -152,11 +172,11 @@ class Ledger:
         tenants = {request.tenant for request in group}
         try:
             deferred = self._record(group, tenants)
-            failed = [r for r in group if r.error is not None and not _refused(r.error)]
+            failed = [r for r in group if _batch_failed(r.error)]
             if len(group) > 1 and failed:
                 # the whole group failed on something other than a rule (a value the database
-                # rejects, a lost connection): each batch again alone, so one bad batch fails
-                # only its own request, never a neighbour's
+                # rejects): each batch again alone, so one bad batch fails only its own
+                # request, never a neighbour's
                 for request in failed:
                     request.error = None
                     deferred += self._record([request], {request.tenant})
@@ -187,7 +207,7 @@ class Ledger:
                     group = [request for request in group if request.tenant not in held]
                 accepted, batches = record_group(connection, group, self.projector, self._cache)
         except Exception as error:
-            broken = connection.dialect == "postgres" and connection.raw.closed
+            broken = connection.stale()
             for request in group:
                 if request.error is None:
                     request.outcomes = None

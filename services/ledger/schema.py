@@ -228,5 +228,37 @@ SCHEMA_V4 = (
     "CREATE INDEX api_keys_tenant ON api_keys (tenant, created_at)",
 )
 
+# 5: webhook delivery that keeps up (services/api/webhooks/). Per endpoint: its retry schedule
+# (exponential backoff from `retry_initial_seconds`, capped at `retry_max_seconds`, paused after
+# `retry_max_attempts` failed attempts at one event; existing endpoints get the defaults), its
+# delivery status (failures in a row since the last success, the last success and failure), and
+# the secret it replaced at its last rotation, still signing until `previous_secret_expires_at`.
+# `secret` holds the secret encrypted (Fernet) from now on: the service encrypts the plaintext
+# ones of earlier releases when it starts (that needs the key, which SQL does not have). The
+# status and last times are backfilled from the recorded attempts.
+SCHEMA_V5 = (
+    "ALTER TABLE webhooks ADD COLUMN retry_initial_seconds INTEGER NOT NULL DEFAULT 5",
+    "ALTER TABLE webhooks ADD COLUMN retry_max_seconds INTEGER NOT NULL DEFAULT 300",
+    "ALTER TABLE webhooks ADD COLUMN retry_max_attempts INTEGER NOT NULL DEFAULT 20",
+    "ALTER TABLE webhooks ADD COLUMN previous_secret TEXT",
+    "ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at TEXT",
+    "ALTER TABLE webhooks ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE webhooks ADD COLUMN last_success_at TEXT",
+    "ALTER TABLE webhooks ADD COLUMN last_failure_at TEXT",
+    """UPDATE webhooks SET
+        last_success_at = (SELECT MAX(d.attempted_at) FROM webhook_deliveries d
+            WHERE d.tenant = webhooks.tenant AND d.webhook_id = webhooks.webhook_id
+            AND d.outcome = 'succeeded'),
+        last_failure_at = (SELECT MAX(d.attempted_at) FROM webhook_deliveries d
+            WHERE d.tenant = webhooks.tenant AND d.webhook_id = webhooks.webhook_id
+            AND d.outcome <> 'succeeded'),
+        consecutive_failures = (SELECT COUNT(*) FROM webhook_deliveries d
+            WHERE d.tenant = webhooks.tenant AND d.webhook_id = webhooks.webhook_id
+            AND d.outcome <> 'succeeded' AND d.delivery_number > COALESCE(
+                (SELECT MAX(s.delivery_number) FROM webhook_deliveries s
+                 WHERE s.tenant = d.tenant AND s.webhook_id = d.webhook_id
+                 AND s.outcome = 'succeeded'), 0))""",
+)
+
 READ_MODEL_TABLES = ("member_views", "accumulation_views", "visit_views", "projection_tracking")
 PROJECTION_NAME = "accumulation"

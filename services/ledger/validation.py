@@ -13,7 +13,9 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from contracts.events import (
+    EARLIEST_DATE,
     EVENT_TYPES,
+    LATEST_DATE,
     MAX_BATCH_EVENTS,
     NOT_SUPPORTED_YET,
     AppendCondition,
@@ -40,10 +42,6 @@ class CandidateEvent:
     typed: dict[str, Any] = field(default_factory=dict)  # its dates and decimals, decoded once
 
 
-# What the periods and the ledger represent: every date of an event or a query lies in these
-# years (docs/api.md, "Conventions"); a date outside is refused with 422, never computed with.
-EARLIEST_DATE = date(1900, 1, 1)
-LATEST_DATE = date(2199, 12, 31)
 MAX_JSON_DEPTH = 32  # an event's data nests a few levels (claims: lines in a claim)
 
 

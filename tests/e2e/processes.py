@@ -180,6 +180,30 @@ def serving(database: str, logs: Path, count: int = 1) -> Iterator[list[Serve]]:
             server.stop()
 
 
+@dataclass
+class Tenanted:
+    """One `serve` on a fresh SQLite ledger, with one tenant and its key of every test role."""
+
+    serve: Serve
+    tenant: str
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@contextmanager
+def serving_a_tenant(directory: Path) -> Iterator[Tenanted]:
+    """A fresh SQLite ledger in `directory`, a tenant with a key, and `serve` running on it
+    (environment variables set before this, e.g. by monkeypatch, reach the process)."""
+    database = f"sqlite:///{directory / 'ledger.db'}"
+    tenant = f"tenant-{uuid.uuid4().hex[:10]}"
+    key = make_keys(database, [tenant])[tenant]
+    with serving(database, directory) as (serve,):
+        yield Tenanted(serve, tenant, key)
+
+
 # --- a seeded random history --------------------------------------------------------------
 
 START = date(2026, 1, 4)  # a Sunday; every line and visit falls in the ten weeks from here,

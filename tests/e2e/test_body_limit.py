@@ -6,8 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.conftest import new_tenant
-from tests.e2e.processes import Serve, make_keys
+from tests.e2e.processes import serving_a_tenant
 
 STREAMED_MB = 200
 
@@ -49,18 +48,12 @@ def _stream(base_url: str, path: str, headers: dict[str, str], megabytes: int) -
 
 
 def test_a_body_far_over_the_limit_is_refused_with_bounded_memory(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path / 'ledger.db'}"
-    tenant = new_tenant()
-    key = make_keys(database, [tenant])[tenant]
-    serve = Serve(database, tmp_path / "serve.log")
-    serve.start()
-    try:
-        serve.wait_healthy()
+    with serving_a_tenant(tmp_path) as running:
+        serve = running.serve
         assert serve.process is not None
         before = _peak_rss_mb(serve.process.pid)
-        auth = {"Authorization": f"Bearer {key}"}
 
-        refused = _stream(serve.base_url, "/v1/events", auth, STREAMED_MB)
+        refused = _stream(serve.base_url, "/v1/events", running.auth, STREAMED_MB)
         no_key = _stream(serve.base_url, "/v1/scheduling/check", {}, STREAMED_MB)
 
         assert refused.startswith(b"HTTP/1.1 413"), refused[:200]
@@ -68,5 +61,3 @@ def test_a_body_far_over_the_limit_is_refused_with_bounded_memory(tmp_path: Path
         assert no_key.startswith(b"HTTP/1.1 401"), no_key[:200]
         growth = _peak_rss_mb(serve.process.pid) - before
         assert growth < 50, f"peak memory grew {growth:.0f} MB for a {STREAMED_MB} MB body"
-    finally:
-        serve.stop()

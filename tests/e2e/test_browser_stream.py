@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from services.ledger.demo import weekly_example
-from tests.conftest import new_tenant
-from tests.e2e.processes import Serve, make_keys
+from tests.e2e.processes import serving_a_tenant
 from tests.e2e.test_docs_offline import chromium
 
 SUBSCRIBE = """async ([key, wanted]) => {
@@ -39,13 +38,8 @@ def test_a_browser_event_source_receives_balance_changes(tmp_path: Path) -> None
         pytest.skip("no Chromium binary (make test installs it: scripts/install-chromium)")
     from playwright.sync_api import sync_playwright
 
-    database = f"sqlite:///{tmp_path / 'ledger.db'}"
-    tenant = new_tenant()
-    key = make_keys(database, [tenant])[tenant]
-    serve = Serve(database, tmp_path / "serve.log")
-    serve.start()
-    try:
-        serve.wait_healthy()
+    with serving_a_tenant(tmp_path) as running:
+        serve, key = running.serve, running.key
         events = [dict(e, id=str(uuid.uuid4())) for e in weekly_example(date(2026, 10, 4))]
         recorded = httpx.post(
             f"{serve.base_url}/v1/events",
@@ -64,5 +58,3 @@ def test_a_browser_event_source_receives_balance_changes(tmp_path: Path) -> None
         assert [item["id"] for item in seen] == ["1", "2"]
         assert seen[0]["data"]["data"]["key"]["member_id"] == "member-1"
         assert key not in page.url
-    finally:
-        serve.stop()

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 
 from services.ledger.demo import weekly_example
-from tests.conftest import new_tenant
-from tests.e2e.processes import Serve, make_keys
+from tests.e2e.processes import serving_a_tenant
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 
@@ -39,13 +38,8 @@ def _generate(base_url: str, into: Path) -> Any:
 
 def test_a_generated_client_records_visits_and_reads_a_balance(tmp_path: Path) -> None:
     assert shutil.which(str(GENERATOR)), "openapi-python-client is in the dev extra"
-    database = f"sqlite:///{tmp_path / 'ledger.db'}"
-    tenant = new_tenant()
-    key = make_keys(database, [tenant])[tenant]
-    serve = Serve(database, tmp_path / "serve.log")
-    serve.start()
-    try:
-        serve.wait_healthy()
+    with serving_a_tenant(tmp_path) as running:
+        serve, key = running.serve, running.key
         package = _generate(serve.base_url, tmp_path)
         record = importlib.import_module("ledger_client.api.events.record_events_v1_events_post")
         detail = importlib.import_module(
@@ -71,5 +65,3 @@ def test_a_generated_client_records_visits_and_reads_a_balance(tmp_path: Path) -
         assert isinstance(balance, models.AccumulationDetail), balance
         assert (balance.raw_balance, balance.accumulated_units) == ("7", "7")
         assert [period.used for period in balance.periods] == ["8", "6", "12", "7"]
-    finally:
-        serve.stop()

@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import new_tenant
-from tests.e2e.processes import Serve, make_keys
+from tests.e2e.processes import serving_a_tenant
 
 STOP_BOUND_S = 10  # uvicorn waited 20-60 s for open streams before they ended on shutdown
 
@@ -20,13 +19,8 @@ def test_an_open_stream_keeps_alive_and_ends_when_serve_stops(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BENEFIT_LEDGER_SSE_KEEPALIVE_SECONDS", "0.3")
-    database = f"sqlite:///{tmp_path / 'ledger.db'}"
-    tenant = new_tenant()
-    key = make_keys(database, [tenant])[tenant]
-    serve = Serve(database, tmp_path / "serve.log")
-    serve.start()
-    try:
-        serve.wait_healthy()
+    with serving_a_tenant(tmp_path) as running:
+        serve, key = running.serve, running.key
         token = httpx.post(
             f"{serve.base_url}/v1/feeds/stream-tokens",
             headers={"Authorization": f"Bearer {key}"},
@@ -55,5 +49,3 @@ def test_an_open_stream_keeps_alive_and_ends_when_serve_stops(
         assert code in (0, -15), serve.log_text()  # uvicorn re-raises the SIGTERM it handled
         assert "ERROR" not in serve.log_text()
         assert ended.wait(5), "the client's stream did not end with the server"
-    finally:
-        serve.stop()

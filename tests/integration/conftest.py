@@ -16,6 +16,12 @@ from services.api.settings import Settings
 from services.ledger.db import Database
 from services.ledger.keys import create_key
 from tests.conftest import new_tenant
+from tests.integration.webhooks_support import (  # noqa: F401 (fixtures of the webhook tests)
+    allow_private,
+    hooks,
+    receivers,
+    workers,
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +34,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://ledger.test") as client:
         yield client
+    await app.state.context.reader.close()  # before the session's database is dropped
 
 
 @dataclass

@@ -3,7 +3,8 @@
 The fixture (tests/fixtures/schema_v2.json, made by tests/fixtures/make_schema_v2.py from that
 release) is loaded into the schema-2 tables exactly as that release created them, then the
 current release migrates it: nothing is lost, nothing is emitted twice (the tick's marks came
-over), keys still work, and new events continue the tenants' positions and feeds.
+over), keys still work, new events continue the tenants' positions and feeds, and the webhooks'
+plaintext secrets are encrypted at the first start and still sign what their receivers verify.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from services.api.app import create_app
 from services.api.settings import Settings
+from services.api.webhooks.signing import signed_headers, verify
 from services.ledger.db import Connection, Database
 from services.ledger.errors import InfrastructureError
 from services.ledger.migrations import LATEST, MIGRATIONS, applied_versions, migrate
@@ -90,6 +92,7 @@ async def test_a_database_of_the_previous_release_upgrades_without_loss_or_repea
         connection.close()
 
     app = create_app(Settings(database_url=empty_url, delivery_workers=False))
+    _old_secrets_are_encrypted_and_still_verify(database, app.state.webhook_secrets)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ledger.test") as client:
         auth = {"Authorization": f"Bearer {FIXTURE['keys']['agency-a']}"}
@@ -123,6 +126,58 @@ async def test_a_database_of_the_previous_release_upgrades_without_loss_or_repea
         old_positions = [r for r in TABLES["ledger_events"]["rows"] if r[0] == "agency-a"]
         assert answer.json()["results"][0]["position"] == len(old_positions) + 1
     await app.state.context.reader.close()
+
+
+def _old_secrets_are_encrypted_and_still_verify(database: Database, box: Any) -> None:
+    """The first start encrypted the plaintext secrets; what the worker signs with them verifies
+    with the secret each receiver was given by the old release. The old endpoints got the
+    default retry schedule."""
+    old = {row[1]: row[4] for row in TABLES["webhooks"]["rows"]}
+    connection = database.connect()
+    try:
+        rows = connection.execute(
+            "SELECT webhook_id, secret, previous_secret, retry_initial_seconds, "
+            "retry_max_seconds, retry_max_attempts, consecutive_failures FROM webhooks"
+        )
+    finally:
+        connection.close()
+    assert {row[0] for row in rows} == set(old)
+    for webhook_id, stored, previous, *retry_and_failures in rows:
+        assert stored.startswith("fernet:") and old[webhook_id] not in stored
+        assert previous is None and retry_and_failures == [5, 300, 20, 0]
+        body = b'{"sequence":6}'
+        headers = signed_headers([box.open(stored)], "evt-1", 1_700_000_000, body)
+        verify(old[webhook_id], headers, body, now=1_700_000_000)
+
+
+def test_the_webhook_status_is_backfilled_from_the_recorded_attempts(empty_url: str) -> None:
+    connection = Database(empty_url).connect()
+    try:
+        migrate(connection, target=4)
+        webhooks = TABLES["webhooks"]
+        connection.insert_rows("webhooks", webhooks["columns"], webhooks["rows"][:1])
+        tenant, webhook_id = webhooks["rows"][0][:2]
+        attempts = [  # (delivery_number, sequence, attempt, attempted_at, outcome)
+            (1, 6, 1, "2026-11-29T11:00:00.000000Z", "retrying"),
+            (2, 6, 2, "2026-11-29T11:00:05.000000Z", "succeeded"),
+            (3, 7, 1, "2026-11-29T11:01:00.000000Z", "retrying"),
+            (4, 7, 2, "2026-11-29T11:01:05.000000Z", "retrying"),
+        ]
+        connection.executemany(
+            "INSERT INTO webhook_deliveries (tenant, webhook_id, delivery_number, sequence, "
+            "event_id, attempt, manual, attempted_at, status_code, error, outcome, "
+            "next_attempt_at) VALUES (?, ?, ?, ?, 'evt', ?, 0, ?, NULL, NULL, ?, NULL)",
+            [(tenant, webhook_id, *attempt) for attempt in attempts],
+        )
+        assert [m.version for m in migrate(connection)] == [5]
+        [row] = connection.execute(
+            "SELECT consecutive_failures, last_success_at, last_failure_at FROM webhooks "
+            "WHERE tenant = ? AND webhook_id = ?",
+            (tenant, webhook_id),
+        )
+        assert row == (2, "2026-11-29T11:00:05.000000Z", "2026-11-29T11:01:05.000000Z")
+    finally:
+        connection.close()
 
 
 def test_a_new_database_gets_every_migration_once(empty_url: str) -> None:

@@ -175,6 +175,7 @@ async def test_readiness_reports_a_tenant_whose_projections_lag(
 ):
     await post_events(client, tenant, weekly_example(FIRST_SUNDAY))
     before = (await client.get("/readyz")).json()  # other tests' tenants may lag (a refused import)
+    lagging_before = before.get("tenants_lagging", 0)
     connection = tenant.database.connect()
     try:
         with connection.transaction():  # as an import leaves it until its replay
@@ -183,6 +184,7 @@ async def test_readiness_reports_a_tenant_whose_projections_lag(
             )
         lagging = await client.get("/readyz")
         metrics = (await client.get("/metrics")).text
+        own = await client.get("/v1/admin/status", headers=tenant.auth("admin"))
         with connection.transaction():
             connection.execute(
                 "UPDATE projection_tracking SET position = 6 WHERE tenant = ?", (tenant.name,)
@@ -190,12 +192,20 @@ async def test_readiness_reports_a_tenant_whose_projections_lag(
     finally:
         connection.close()
     assert lagging.status_code == 503
+    assert lagging.headers["Retry-After"].isdigit()
     body = lagging.json()
-    assert body["status"] == "lagging"
-    assert (body["lag"], body["tenants_lagging"]) == (
-        before["lag"] + 2,
-        before["tenants_lagging"] + 1,
-    )
+    assert (body["status"], body["reason"]) == ("lagging", "projections lagging")
+    assert body["tenants_lagging"] == lagging_before + 1
     assert body["lag_oldest_age_seconds"] > 0
-    assert f"benefit_ledger_projection_lag_events {before['lag'] + 2}" in metrics
-    assert (await client.get("/readyz")).json()["lag"] == before["lag"]
+    assert "events" not in body and "lag" not in body  # no tenant's volume without a key
+    assert f"benefit_ledger_tenants_lagging {lagging_before + 1}.0" in metrics
+    assert own.status_code == 200
+    assert {k: own.json()[k] for k in ("tenant", "events", "projected_position", "lag")} == {
+        "tenant": tenant.name,
+        "events": 6,
+        "projected_position": 4,
+        "lag": 2,
+    }
+    assert own.json()["lag_oldest_age_seconds"] > 0
+    caught_up = await client.get("/v1/admin/status", headers=tenant.auth("admin"))
+    assert (caught_up.json()["lag"], caught_up.json()["lag_oldest_age_seconds"]) == (0, 0.0)

@@ -3,7 +3,8 @@ HTTP receivers on 127.0.0.1 (allowed through BENEFIT_LEDGER_ALLOW_PRIVATE_WEBHOO
 
 Derived events are inserted straight into `derived_events`, as the append path writes them.
 Retry schedules are scaled down to fractions of a second; time is only ever bounded from below
-or given generous deadlines.
+or given generous deadlines. Pausing, resuming, the delivery status, retry timing and secrets
+(rotation, encryption at rest) are in test_webhook_control.py.
 """
 
 from __future__ import annotations
@@ -13,215 +14,32 @@ import contextlib
 import ipaddress
 import json
 import threading
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 
 from services.api.webhooks import store
 from services.api.webhooks.signing import new_secret, verify
 from services.api.webhooks.ssrf import UrlRefused, blocked_reason, check_url
 from services.api.webhooks.worker import WebhookWorker
-from services.ledger.db import Database
 from services.projections.feed import last_sequence
-from tests.integration.conftest import Tenant, make_tenant
-
-ALLOW_PRIVATE = "BENEFIT_LEDGER_ALLOW_PRIVATE_WEBHOOKS"
-FAST = (0.0, 0.05, 0.05, 0.05)
-DEADLINE_S = 10.0
-
-
-# --- a receiver: a real HTTP server in a thread -------------------------------------------------
-
-
-@dataclass
-class Request:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def sequence(self) -> int:
-        return int(json.loads(self.body)["sequence"])
-
-
-@dataclass
-class Receiver:
-    """Answers each POST from `script` (status, headers), then 200; records every request.
-    Paths under /slow wait for `hold` first (bounded, so nothing hangs past the test)."""
-
-    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    delay: float = 0.0
-    requests: list[Request] = field(default_factory=list)
-    hold: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    port: int = 0
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def answer(self, request: Request) -> tuple[int, dict[str, str]]:
-        if request.path.startswith("/slow"):
-            self.hold.wait(20)
-        time.sleep(self.delay)
-        with self.lock:
-            self.requests.append(request)
-            return self.script.pop(0) if self.script else (200, {})
-
-    def on(self, path: str) -> list[Request]:
-        with self.lock:
-            return [request for request in self.requests if request.path == path]
-
-
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            status, extra = receiver.answer(Request(self.path, headers, body))
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    return Handler
-
-
-@pytest.fixture
-def receivers() -> Iterator[Callable[..., Receiver]]:
-    servers: list[ThreadingHTTPServer] = []
-
-    def start(**options: Any) -> Receiver:
-        receiver = Receiver(**options)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
-        receiver.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        return receiver
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-# --- tenants, webhooks, events and workers ------------------------------------------------------
-
-
-@pytest.fixture
-def allow_private(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_PRIVATE, "true")
-
-
-@pytest.fixture
-def hooks(tenant: Tenant) -> Iterator[list[str]]:
-    """The tenants of this test; their webhooks are removed at the end, so a worker in a later
-    test (the tables are shared by the session) does not call receivers that are gone."""
-    tenants = [tenant.name]
-    yield tenants
-    connection = tenant.database.connect()
-    try:
-        for name in tenants:
-            for table in ("webhook_deliveries", "webhook_redeliveries", "webhooks"):
-                connection.execute(f"DELETE FROM {table} WHERE tenant = ?", (name,))
-    finally:
-        connection.close()
-
-
-@pytest.fixture
-async def workers(database_url: str) -> AsyncIterator[Callable[..., WebhookWorker]]:
-    made: list[WebhookWorker] = []
-
-    def make(**options: Any) -> WebhookWorker:
-        options = {"retry_delays": FAST, "jitter": 0.0, "poll_interval": 0.05, **options}
-        worker = WebhookWorker(Database(database_url), **options)
-        made.append(worker)
-        return worker
-
-    yield make
-    for worker in made:
-        await worker.aclose()
-
-
-def add_events(tenant: Tenant, types: list[str]) -> list[int]:
-    """Derived events of the tenant with the next sequences, one per type given."""
-    connection = tenant.database.connect()
-    try:
-        with connection.transaction(write=True):
-            start = last_sequence(connection, tenant.name)
-            rows = [
-                (tenant.name, start + offset, f"evt-{uuid.uuid4().hex}", event_type,
-                 "2026-11-23T10:00:00.000000Z", start + offset, json.dumps({"n": start + offset}))
-                for offset, event_type in enumerate(types, start=1)
-            ]  # fmt: skip
-            connection.executemany(
-                "INSERT INTO derived_events (tenant, sequence, event_id, type, occurred_at, "
-                "position, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-    finally:
-        connection.close()
-    return [row[1] for row in rows]
-
-
-def balance_events(tenant: Tenant, count: int) -> list[int]:
-    return add_events(tenant, ["balance.changed"] * count)
-
-
-async def register(
-    client: httpx.AsyncClient, tenant: Tenant, url: str, types: list[str] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"url": url} if types is None else {"url": url, "types": types}
-    answer = await client.post("/v1/webhooks", json=body, headers=tenant.auth("subscriber"))
-    assert answer.status_code == 201, answer.text
-    created: dict[str, Any] = answer.json()
-    return created
-
-
-async def deliveries(client: httpx.AsyncClient, tenant: Tenant, webhook_id: str) -> list[Any]:
-    answer = await client.get(
-        f"/v1/webhooks/{webhook_id}/deliveries", headers=tenant.auth("subscriber")
-    )
-    assert answer.status_code == 200, answer.text
-    items: list[Any] = answer.json()["items"]
-    return items
-
-
-async def until(condition: Callable[[], bool], worker: WebhookWorker | None = None) -> None:
-    """Run passes of `worker` (or just wait, while another runs) until `condition` holds."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, "not delivered in time"
-        if worker is not None:
-            await worker.run_once()
-        await asyncio.sleep(0.02)
-
-
-def moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def webhook_row(tenant: Tenant, webhook_id: str) -> tuple[Any, ...]:
-    connection = tenant.database.connect()
-    try:
-        return connection.execute(
-            "SELECT cursor_sequence, lease_owner, lease_until FROM webhooks "
-            "WHERE tenant = ? AND webhook_id = ?",
-            (tenant.name, webhook_id),
-        )[0]
-    finally:
-        connection.close()
-
+from tests.integration.conftest import make_tenant
+from tests.integration.webhooks_support import (
+    ALLOW_PRIVATE,
+    DEADLINE_S,
+    FAST_RETRY,
+    add_events,
+    balance_events,
+    change,
+    deliveries,
+    moment,
+    register,
+    until,
+    webhook,
+    webhook_row,
+)
 
 # --- the API ------------------------------------------------------------------------------------
 
@@ -239,6 +57,16 @@ async def test_register_list_get_delete(client, tenant, hooks, allow_private):
     one = await client.get(f"/v1/webhooks/{created['id']}", headers=auth)
     assert one.status_code == 200 and "secret" not in one.json()
     assert one.json()["url"] == "http://127.0.0.1:9/hook"
+    assert one.json() == listed[0]
+    assert one.json()["retry"] == FAST_RETRY
+    assert one.json()["delivery"] == {
+        "consecutive_failures": 0,
+        "last_success_at": None,
+        "last_failure_at": None,
+        "pending": 0,
+        "next_attempt_at": None,
+    }
+    assert one.json()["previous_secret_expires_at"] is None
 
     assert (await client.delete(f"/v1/webhooks/{created['id']}", headers=auth)).status_code == 204
     gone = await client.get(f"/v1/webhooks/{created['id']}", headers=auth)
@@ -308,23 +136,29 @@ async def test_roles_and_tenant_isolation(client, tenant, hooks, allow_private, 
     base = f"/v1/webhooks/{created['id']}"
     paths = [
         ("GET", base),
+        ("PATCH", base),
+        ("POST", f"{base}/rotate-secret"),
         ("GET", f"{base}/deliveries"),
         ("POST", f"{base}/deliveries/1/redeliver"),
         ("DELETE", base),
     ]
     for method, path in [*paths, ("GET", "/v1/webhooks"), ("POST", "/v1/webhooks")]:
-        body = {"url": "http://127.0.0.1:9/x"} if method == "POST" else None
+        body: dict[str, Any] | None = {"url": "http://127.0.0.1:9/x"} if method == "POST" else None
+        if method == "PATCH":
+            body = {"status": "paused"}
         assert (await client.request(method, path, json=body)).status_code == 401
         answer = await client.request(method, path, json=body, headers=tenant.auth("reader"))
         assert answer.status_code == 403, path
     for method, path in paths:
-        answer = await client.request(method, path, headers=other.auth("subscriber"))
+        body = {"status": "paused"} if method == "PATCH" else None
+        answer = await client.request(method, path, json=body, headers=other.auth("subscriber"))
         assert answer.status_code == 404, path
         assert answer.json()["error"]["code"] == "not_found"
     theirs = await client.get("/v1/webhooks", headers=other.auth("subscriber"))
     assert theirs.json()["items"] == []
     admin = await client.get(base, headers=tenant.auth("admin"))
     assert admin.status_code == 200  # admin holds every role of its tenant
+    assert admin.json()["status"] == "active"  # nothing above changed it
 
 
 # --- delivery -----------------------------------------------------------------------------------
@@ -416,7 +250,7 @@ async def test_too_many_requests_waits_for_retry_after(
     receiver = receivers(script=[(429, {"Retry-After": "1"})])
     created = await register(client, tenant, receiver.url())
     balance_events(tenant, 1)
-    worker = workers(retry_delays=(0.0, 0.01, 0.01))  # the schedule alone would retry at once
+    worker = workers()  # the schedule alone would retry after 50 ms
     assert await worker.run_once() == 1
     [first] = await deliveries(client, tenant, created["id"])
     assert first["outcome"] == "retrying" and first["status_code"] == 429
@@ -431,33 +265,64 @@ async def test_too_many_requests_waits_for_retry_after(
     assert gap.total_seconds() >= 0.99
 
 
-async def test_exhausted_schedule_moves_on_and_manual_redelivery(
+async def test_exhausted_retries_pause_the_endpoint_and_resuming_starts_at_that_event(
     client, tenant, hooks, allow_private, receivers, workers
 ):
     receiver = receivers(script=[(503, {})] * 3)
-    created = await register(client, tenant, receiver.url())
+    retry = {"initial_seconds": 1, "max_seconds": 1, "max_attempts": 3}
+    created = await register(client, tenant, receiver.url(), retry=retry)
     first, second = balance_events(tenant, 2)
-    worker = workers(retry_delays=(0.0, 0.01, 0.01))  # three attempts in all
-    await until(lambda: len(receiver.requests) == 4, worker)
-    assert [r.sequence for r in receiver.requests] == [first, first, first, second]
+    worker = workers()
+    await until(lambda: len(receiver.requests) == 3, worker)
+    assert await worker.run_once() == 0  # paused: nothing more is sent
+    third = balance_events(tenant, 1)[0]  # and events queue behind the head
+    assert await worker.run_once() == 0
+    assert [r.sequence for r in receiver.requests] == [first] * 3
     listed = await deliveries(client, tenant, created["id"])
     assert [(d["sequence"], d["attempt"], d["outcome"]) for d in listed] == [
-        (second, 1, "succeeded"),
         (first, 3, "failed"),
         (first, 2, "retrying"),
         (first, 1, "retrying"),
     ]
+    paused = await webhook(client, tenant, created["id"])
+    assert paused["status"] == "paused"
+    assert f"3 attempts at sequence {first} failed" in paused["status_reason"]
+    assert "HTTP 503" in paused["status_reason"]
+    status = paused["delivery"]
+    assert (status["consecutive_failures"], status["pending"]) == (3, 3)
+    assert status["last_success_at"] is None and status["next_attempt_at"] is None
+    assert status["last_failure_at"] == listed[0]["attempted_at"]
 
     auth = tenant.auth("subscriber")
     base = f"/v1/webhooks/{created['id']}/deliveries"
+    refused = await client.post(f"{base}/{first}/redeliver", headers=auth)
+    assert refused.status_code == 422 and "paused" in refused.json()["error"]["message"]
+
+    resumed = await change(client, tenant, created["id"], {"status": "active"})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "active" and resumed.json()["status_reason"] is None
+    assert resumed.json()["delivery"]["next_attempt_at"] is not None  # due now
+    await until(lambda: len(receiver.requests) == 6, worker)
+    assert [r.sequence for r in receiver.requests[3:]] == [first, second, third]
+    latest = await deliveries(client, tenant, created["id"])
+    assert [(d["sequence"], d["attempt"], d["outcome"]) for d in latest[:3]] == [
+        (third, 1, "succeeded"),
+        (second, 1, "succeeded"),
+        (first, 1, "succeeded"),  # counted from 1 again after resuming
+    ]
+    status = (await webhook(client, tenant, created["id"]))["delivery"]
+    assert (status["consecutive_failures"], status["pending"]) == (0, 0)
+    assert status["last_success_at"] == latest[0]["attempted_at"]
+    assert status["next_attempt_at"] is None
+
     queued = await client.post(f"{base}/{first}/redeliver", headers=auth)
     assert queued.status_code == 202
     assert queued.json() == {"webhook_id": created["id"], "sequence": first, "status": "queued"}
-    assert (await client.post(f"{base}/{second + 50}/redeliver", headers=auth)).status_code == 404
-    await until(lambda: len(receiver.requests) == 5, worker)
+    assert (await client.post(f"{base}/{third + 50}/redeliver", headers=auth)).status_code == 404
+    await until(lambda: len(receiver.requests) == 7, worker)
     assert receiver.requests[-1].sequence == first
-    latest = (await deliveries(client, tenant, created["id"]))[0]
-    assert (latest["sequence"], latest["attempt"], latest["manual"], latest["outcome"]) == (
+    again = (await deliveries(client, tenant, created["id"]))[0]
+    assert (again["sequence"], again["attempt"], again["manual"], again["outcome"]) == (
         first,
         4,
         True,
@@ -605,9 +470,10 @@ async def test_redelivering_the_waiting_head_retries_it_now(
     client, tenant, hooks, allow_private, receivers, workers
 ):
     receiver = receivers(script=[(500, {})])
-    created = await register(client, tenant, receiver.url())
+    retry = {"initial_seconds": 3600, "max_seconds": 3600, "max_attempts": 2}
+    created = await register(client, tenant, receiver.url(), retry=retry)
     [sequence] = balance_events(tenant, 1)
-    worker = workers(retry_delays=(0.0, 3600.0))
+    worker = workers(backoff_scale=1.0)
     assert await worker.run_once() == 1
     assert await worker.run_once() == 0  # an hour's backoff
     answer = await client.post(
@@ -622,7 +488,7 @@ async def test_redelivering_the_waiting_head_retries_it_now(
 
 
 async def test_the_same_id_in_two_tenants_is_two_endpoints(
-    client, tenant, hooks, allow_private, receivers, workers, database_url
+    app, client, tenant, hooks, allow_private, receivers, workers, database_url
 ):
     """Endpoints are keyed by (tenant, webhook_id): another tenant's endpoint with the same id
     has its own cursor, attempts, redeliveries and lease, and outlives the first one's deletion."""
@@ -630,15 +496,16 @@ async def test_the_same_id_in_two_tenants_is_two_endpoints(
     mine = await register(client, tenant, receiver.url("/mine"))
     other = make_tenant(database_url)
     hooks.append(other.name)
+    their_secret = new_secret()
     connection = other.database.connect()
     try:
-        theirs = store.create_webhook(
+        store.create_webhook(
             connection,
             webhook_id=mine["id"],
             tenant=other.name,
             url=receiver.url("/theirs"),
             types=[],
-            secret=new_secret(),
+            secret=app.state.webhook_secrets.seal(their_secret),
             after=last_sequence(connection, other.name),
             now=datetime.now(UTC),
         )
@@ -650,7 +517,7 @@ async def test_the_same_id_in_two_tenants_is_two_endpoints(
     await until(lambda: len(receiver.on("/mine")) == 1 and len(receiver.on("/theirs")) == 2, worker)
     assert [r.sequence for r in receiver.on("/theirs")] == their_sequences
     for request in receiver.on("/theirs"):
-        verify(theirs.secret, request.headers, request.body)
+        verify(their_secret, request.headers, request.body)
     verify(mine["secret"], receiver.on("/mine")[0].headers, receiver.on("/mine")[0].body)
     assert [d["sequence"] for d in await deliveries(client, tenant, mine["id"])] == [own]
     listed = await deliveries(client, other, mine["id"])

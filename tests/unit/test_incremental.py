@@ -4,20 +4,32 @@
 out only the rows that changed. The reference here recomputes the whole member after every event
 (`compute_member`) and keeps flags on every key, as the rules read (2.7). Random histories come
 from the replay property test's generator; events the ledger would refuse are skipped.
+
+Below that, one key: `update_key` walks again only the periods a visit change can move, and must
+give what `compute_key` gives from scratch, to the text of the stored body.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.ledger.errors import ProblemList
 from services.ledger.rules import check_event
 from services.ledger.validation import validate_batch
-from services.projections.core.accumulation import compute_member
-from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts
+from services.projections.core.accumulation import compute_key, compute_member, update_key
+from services.projections.core.facts import (
+    KeyId,
+    LedgerEvent,
+    Line,
+    MemberFacts,
+    PayerSettings,
+    Visit,
+)
 from services.projections.core.member import (
     Flag,
     MemberProjection,
@@ -25,7 +37,7 @@ from services.projections.core.member import (
     _is_confirmation,
     _is_reduction,
 )
-from services.projections.core.serialize import changed_rows, member_rows
+from services.projections.core.serialize import changed_rows, key_body, member_rows
 from services.projections.runner import replay
 from tests.integration.test_replay_property import histories
 
@@ -128,3 +140,62 @@ def test_stepping_touched_keys_equals_recomputing_every_key(history) -> None:
         rebuilt = replay(member, events[member])
         assert member_rows(rebuilt) == member_rows(incremental[member])
     assert checked > 0
+
+
+# --- one key: update_key against compute_key --------------------------------------------------
+
+KEY_LINE = Line(
+    "L1", "A-1", "m-1", "p-1", "T1", "week", Decimal(6), date(2026, 1, 4), date(2026, 3, 28)
+)
+DAYS = [KEY_LINE.start_date + timedelta(days=offset) for offset in range(84)]
+
+
+@st.composite
+def visit_changes(draw: st.DrawFn) -> tuple[PayerSettings, list[Visit], list[tuple[int, Visit]]]:
+    """Settings, the key's visits, then changes: (index of the visit replaced, its new state);
+    an index past the list adds a visit. Dense enough that periods are overdrawn."""
+    settings = PayerSettings(
+        allow_accumulation=draw(st.booleans()),
+        include_scheduled_units=draw(st.booleans()),
+        exclude_missed_days=draw(st.booleans()),
+    )
+    units = st.sampled_from([Decimal(u) for u in ("0", "1", "2", "3", "2.5", "4.0")])
+    statuses = st.sampled_from(["scheduled", "confirmed", "missed", "cancelled"])
+
+    def visit(number: int) -> Visit:
+        return Visit(
+            f"v{number}", "m-1", "p-1", "T1", draw(st.sampled_from(DAYS)), draw(units), None,
+            draw(statuses), number,
+        )  # fmt: skip
+
+    visits = [visit(number) for number in range(draw(st.integers(0, 40)))]
+    changes = []
+    for step in range(draw(st.integers(1, 12))):
+        index = draw(st.integers(0, len(visits) + len(changes)))
+        changes.append((index, visit(100 + step)))
+    return settings, visits, changes
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=visit_changes())
+def test_updating_a_key_after_a_visit_changed_equals_computing_it_again(case) -> None:
+    settings_, visits, changes = case
+    current = {visit.visit_id: visit for visit in visits}
+    result = compute_key(KEY_LINE.key, [KEY_LINE], visits, settings_)
+    for index, changed in changes:
+        ids = list(current)
+        if index < len(ids):  # the visit `ids[index]` changes: same id, new date, units, status
+            old = current[ids[index]]
+            changed = replace(changed, visit_id=old.visit_id, first_position=old.first_position)
+            left = {old.visit_id: old.service_date}
+        else:
+            left = {}
+        current[changed.visit_id] = changed
+        update = update_key(result, [KEY_LINE], settings_, current, left, [changed])
+        assert update is not None  # every date lies inside the line's dates
+        full = compute_key(KEY_LINE.key, [KEY_LINE], list(current.values()), settings_)
+        assert update.result == full
+        assert key_body(update.result, None) == key_body(full, None)  # the same text too
+        unwalked = set(current) - update.walked
+        assert all(result.visits.get(v) == full.visits[v] for v in unwalked - set(left))
+        result = update.result

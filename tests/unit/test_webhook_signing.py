@@ -57,6 +57,21 @@ def test_verify_accepts_one_matching_signature_among_several():
     verify(secret, headers, body, now=1_700_000_000)
 
 
+def test_while_a_secret_is_rotated_out_the_header_carries_a_signature_by_each():
+    new, old, body = new_secret(), new_secret(), b'{"sequence":1}'
+    headers = signed_headers([new, old], "evt-1", 1_700_000_000, body)
+    signatures = headers["webhook-signature"].split(" ")
+    assert signatures == [
+        sign(new, "evt-1", 1_700_000_000, body),
+        sign(old, "evt-1", 1_700_000_000, body),
+    ]
+    verify(new, headers, body, now=1_700_000_000)
+    verify(old, headers, body, now=1_700_000_000)
+    with pytest.raises(SignatureError, match="no signature matches"):
+        verify(new_secret(), headers, body, now=1_700_000_000)
+    assert signed_headers([new], "evt-1", 1_700_000_000, body) == _headers(new, body)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

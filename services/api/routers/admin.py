@@ -1,4 +1,4 @@
-"""Administration within a tenant: recalculation from the ledger and API keys."""
+"""Administration within a tenant: its status, recalculation from the ledger and API keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from contracts.queries import (
     ApiKeyIn,
@@ -18,9 +19,33 @@ from contracts.queries import (
 from services.api.deps import Context, context, require, utc_now
 from services.ledger.errors import NotFoundError
 from services.ledger.keys import Principal, create_key, list_keys, revoke_key
+from services.projections.health import tenant_status
 from services.projections.runner import members_of, recalculate
 
 router = APIRouter(tags=["admin"])
+
+
+class TenantStatusOut(BaseModel):
+    """GET /v1/admin/status (its place is contracts/queries.py, beside the other answers)."""
+
+    tenant: str
+    events: int
+    projected_position: int
+    lag: int
+    lag_oldest_age_seconds: float
+    derived_events: int
+    relay_lag: dict[str, int]
+
+
+@router.get("/v1/admin/status", response_model=TenantStatusOut)
+async def status(
+    caller: Principal = Depends(require("admin")), ctx: Context = Depends(context)
+) -> dict[str, Any]:
+    """The caller's tenant: its events, how far its read models lag and since when, and its
+    derived events each relay stream has not published yet (/readyz and /metrics show no
+    tenant's counts)."""
+    found = await tenant_status(ctx.reader, caller.tenant, utc_now())
+    return found.as_json()
 
 
 @router.post("/v1/admin/recalculate", response_model=RecalculateOut)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,11 +15,12 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from contracts.subscriptions import FeedPage, StreamTokenIn, StreamTokenOut
 from services.api.deps import Context, context, require, stream_principal
-from services.ledger.errors import InvalidRequestError, Problem
+from services.ledger.errors import InfrastructureError, InvalidRequestError, Problem
 from services.ledger.keys import Principal, stream_token
 from services.projections.feed import as_json, read_feed
 
 router = APIRouter(tags=["subscriptions"])
+log = logging.getLogger("benefit_ledger.api")
 FEED_POLL_SECONDS = 0.5  # readers look again this often for events written by other processes
 MAX_WAIT_SECONDS = 60
 MAX_LIMIT = 1000
@@ -130,7 +132,13 @@ async def stream(
         last, sent = start, 0
         while (not total or sent < total) and not shutdown.is_set():
             page = MAX_LIMIT if not total else min(MAX_LIMIT, total - sent)
-            items = await read_feed(ctx.reader, caller.tenant, last, page, wanted)
+            try:
+                items = await read_feed(ctx.reader, caller.tenant, last, page, wanted)
+            except InfrastructureError as error:
+                # the answer began long ago: the stream ends, the client reconnects from its
+                # Last-Event-ID (and is answered 503 until the database is back)
+                log.warning("a feed stream ends: %s", error.message)
+                return
             for item in items:
                 yield _event(item)
             if items:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -115,8 +116,11 @@ class Sender:
             return self.allow_private
         return Settings().allow_private_webhooks
 
-    async def send(self, endpoint: Endpoint, item: dict[str, Any]) -> Outcome:
-        """One signed POST of the event, once the endpoint's address passed the check."""
+    async def send(
+        self, endpoint: Endpoint, item: dict[str, Any], secrets: Sequence[str]
+    ) -> Outcome:
+        """One POST of the event signed with each of `secrets` (decrypted), once the endpoint's
+        address passed the check."""
         allowed = self._private_allowed()
         try:
             target = await anyio.to_thread.run_sync(
@@ -125,7 +129,7 @@ class Sender:
         except UrlRefused as refused:
             return Outcome(None, f"refused: {refused}")
         body = json.dumps(as_json(item), separators=(",", ":")).encode()
-        headers = signed_headers(endpoint.secret, item["id"], int(time.time()), body)
+        headers = signed_headers(secrets, item["id"], int(time.time()), body)
         return await self._post(target, headers, body)
 
     async def _post(self, target: Target, headers: dict[str, str], body: bytes) -> Outcome:

@@ -1,72 +1,97 @@
-"""When a webhook event is tried again: the retry schedule, its jitter, and giving up.
+"""What an attempt does to an endpoint: the cursor, the retry, pausing, disabling, the status.
 
 An attempt at an endpoint's head event (the first wanted one after its cursor) either moves the
-cursor on (acknowledged with a 2xx, or the last retry failed: the event is given up and stays
-redeliverable by hand), or keeps the head and sets when it is tried next. A 410 Gone disables
-the endpoint instead.
+cursor on (acknowledged with a 2xx) or keeps the head: it is tried again after the endpoint's
+backoff (backoff.py; a 429's Retry-After instead, when given), or, once `max_attempts` attempts
+at it failed in a row, the endpoint is paused there. A 410 Gone disables it. Either way the head
+stays where it is, so resuming the endpoint (`PATCH ... {"status": "active"}`) sends that very
+event first and then the ones queued behind it, in order: nothing is skipped or lost.
+
+Every attempt, automatic or manual, counts in the endpoint's delivery status: the time of the
+last success and failure, and the failures since the last success.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.api.webhooks import store
+from services.api.webhooks.backoff import JITTER_FRACTION, backoff_seconds
 from services.api.webhooks.delivery import Outcome
 from services.api.webhooks.store import Endpoint
 from services.ledger.codec import format_timestamp
 
 log = logging.getLogger("benefit_ledger.webhooks")
 
-# the wait before each attempt, from the previous one: at once, 5 s, 5 min, 30 min, 2 h, 5 h,
-# 10 h, 14 h, 20 h, 24 h (about three days in all)
-DEFAULT_RETRY_DELAYS: tuple[float, ...] = (
-    0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 50400.0, 72000.0, 86400.0,
-)  # fmt: skip
-
 
 def disable(endpoint: Endpoint, now: datetime) -> None:
-    """The receiver answered 410 Gone: no more deliveries until the endpoint is recreated."""
+    """The receiver answered 410 Gone: no more deliveries until the endpoint is resumed."""
     endpoint.status = store.DISABLED
     endpoint.status_reason = f"the receiver answered 410 Gone at {format_timestamp(now)}"
     log.warning("webhook %s disabled: %s", endpoint.webhook_id, endpoint.status_reason)
 
 
-@dataclass(frozen=True)
+def pause(endpoint: Endpoint, sequence: int, outcome: Outcome, now: datetime) -> None:
+    """The head's retries are exhausted: stop here, keeping the head, until resumed."""
+    endpoint.status = store.PAUSED
+    endpoint.status_reason = (
+        f"{endpoint.retry.max_attempts} attempts at sequence {sequence} failed, the last at "
+        f"{format_timestamp(now)} ({outcome.error or 'no answer'}); "
+        "set the status to active to resume from it"
+    )
+    log.warning("webhook %s paused: %s", endpoint.webhook_id, endpoint.status_reason)
+
+
+def note_outcome(endpoint: Endpoint, outcome: Outcome, now: datetime) -> None:
+    """Count the attempt in the endpoint's delivery status."""
+    if outcome.ok:
+        endpoint.consecutive_failures = 0
+        endpoint.last_success_at = format_timestamp(now)
+    else:
+        endpoint.consecutive_failures += 1
+        endpoint.last_failure_at = format_timestamp(now)
+
+
+@dataclass
 class RetrySchedule:
-    """`delays[i]` is the wait before attempt i + 1 after a failed attempt i (the first attempt
-    goes at once); after the last one the event is given up. `jitter` spreads retries by that
-    fraction either way so endpoints that failed together do not retry together."""
+    """Draws the jitter of each retry (`rng`, seeded in tests) and applies attempts to endpoints.
+    `scale` multiplies every backoff (not a Retry-After): tests run schedules in fractions of a
+    second."""
 
-    delays: tuple[float, ...]
-    jitter: float = 0.1
+    jitter_fraction: float = JITTER_FRACTION
+    scale: float = 1.0
+    rng: random.Random = field(default_factory=random.Random)
 
-    def delay(self, failed_attempts: int, outcome: Outcome) -> float:
-        """A 429's Retry-After as asked; otherwise the schedule, with jitter."""
+    def delay(self, endpoint: Endpoint, failed_attempts: int, outcome: Outcome) -> float:
+        """A 429's Retry-After as asked; otherwise the endpoint's backoff, with jitter."""
         if outcome.retry_after is not None:
             return outcome.retry_after
-        spread = random.uniform(1 - self.jitter, 1 + self.jitter) if self.jitter else 1.0
-        return self.delays[failed_attempts] * spread
+        unit = self.rng.random()
+        return backoff_seconds(endpoint.retry, failed_attempts, unit, self.jitter_fraction) * (
+            self.scale
+        )
 
     def settle_head(
         self, endpoint: Endpoint, sequence: int, number: int, outcome: Outcome, now: datetime
     ) -> tuple[str, datetime | None]:
         """Apply attempt `number` at the head event `sequence` to the endpoint (cursor, attempt,
         next attempt, status); returns the attempt's result and when the retry is due, if any."""
+        note_outcome(endpoint, outcome, now)
+        next_at = None
         if outcome.ok:
             endpoint.cursor, endpoint.attempt = sequence, 0
-            result, next_at = store.SUCCEEDED, None
+            result = store.SUCCEEDED
         elif outcome.gone:
             disable(endpoint, now)
-            endpoint.attempt = number
-            result, next_at = store.FAILED, None
-        elif number >= len(self.delays):
-            endpoint.cursor, endpoint.attempt = sequence, 0
-            result, next_at = store.FAILED, None
+            endpoint.attempt, result = number, store.FAILED
+        elif number >= endpoint.retry.max_attempts:
+            pause(endpoint, sequence, outcome, now)
+            endpoint.attempt, result = number, store.FAILED
         else:
-            endpoint.attempt = number
-            result, next_at = store.RETRYING, now + timedelta(seconds=self.delay(number, outcome))
+            endpoint.attempt, result = number, store.RETRYING
+            next_at = now + timedelta(seconds=self.delay(endpoint, number, outcome))
         endpoint.next_attempt_at = format_timestamp(next_at or now)
         return result, next_at

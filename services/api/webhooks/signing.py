@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -50,13 +51,19 @@ def sign(secret: str, webhook_id: str, timestamp: int, body: bytes | str) -> str
     return f"{SIGNATURE_VERSION},{signature}"
 
 
-def signed_headers(secret: str, webhook_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers and the content type of one delivery attempt."""
+def signed_headers(
+    secret: str | Sequence[str], webhook_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The three Standard Webhooks headers and the content type of one delivery attempt. With
+    several secrets (while one is rotated out) `webhook-signature` carries a signature by each,
+    space-separated, in the order given."""
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    assert keys, "a delivery is signed with at least one secret"
     return {
         "content-type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, webhook_id, timestamp, body),
+        "webhook-signature": " ".join(sign(key, webhook_id, timestamp, body) for key in keys),
     }
 
 

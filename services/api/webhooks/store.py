@@ -1,38 +1,44 @@
-"""Database access for webhooks: endpoints, their leases, delivery attempts and redeliveries.
+"""Database access for webhooks, the API's side: endpoints as registered, changed (status, retry
+schedule, secret) and shown, their delivery history and the redeliveries asked for.
 
-Everything here is synchronous on one `Connection` (callers run it in a thread). Writes that
-belong to a delivery are fenced by the lease: they only apply while `lease_owner` is still the
-caller (`UPDATE ... WHERE lease_owner = ? RETURNING`), so a worker that lost its lease can never
-move a cursor another worker now owns. Each transaction starts with a write, so SQLite takes its
-write lock at once and waits on `busy_timeout` instead of failing on a stale read snapshot.
+The worker's side (leases, attempts, the cursor) is in worker_store.py. Everything here is
+synchronous on one `Connection` (callers run it in a thread). An endpoint is known by its tenant
+and id together (the tables' keys begin with the tenant, so they can be distributed by tenant),
+and every query names both.
 
-An endpoint is known by its tenant and id together (the tables' keys begin with the tenant, so
-they can be distributed by tenant), and every query names both.
+A change of status through the API (pause, resume) also takes the lease away, so the worker
+holding it stops at its next write instead of writing its own view of the status back. Secrets
+are stored encrypted (secret_box.py); this module only moves the encrypted values.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from services.api.webhooks.backoff import DEFAULT_RETRY, RetryPolicy
 from services.ledger.codec import format_timestamp, parse_timestamp
 from services.ledger.db import Connection, Row
-from services.projections.feed import read_events
 
 ACTIVE = "active"
+PAUSED = "paused"
 DISABLED = "disabled"
 SUCCEEDED = "succeeded"
 RETRYING = "retrying"
 FAILED = "failed"
 
-_ENDPOINT_COLUMNS = (
+ENDPOINT_COLUMNS = (
     "webhook_id, tenant, url, types, secret, status, status_reason, created_at, "
-    "cursor_sequence, attempt, next_attempt_at"
+    "cursor_sequence, attempt, next_attempt_at, retry_initial_seconds, retry_max_seconds, "
+    "retry_max_attempts, previous_secret, previous_secret_expires_at, consecutive_failures, "
+    "last_success_at, last_failure_at"
 )
-_DELIVERY_COLUMNS = (
+SECRET_COLUMNS = "secret, previous_secret, previous_secret_expires_at"
+MAX_PENDING_COUNT = 10_000
+DELIVERY_COLUMNS = (
     "sequence, event_id, attempt, manual, attempted_at, status_code, error, outcome, "
     "next_attempt_at"
 )
@@ -45,25 +51,44 @@ class WebhookKey(NamedTuple):
     webhook_id: str
 
 
-class LeaseLostError(Exception):
-    """The endpoint is no longer ours (lease taken over, or the webhook deleted)."""
+@dataclass(frozen=True)
+class StoredSecrets:
+    """An endpoint's signing secrets, encrypted: the current one and, after a rotation, the one
+    it replaced, which signs too until `previous_expires_at`."""
+
+    current: str = field(repr=False)
+    previous: str | None = field(default=None, repr=False)
+    previous_expires_at: str | None = None
+
+    def in_force(self, now: datetime) -> list[str]:
+        """The secrets to sign with at `now`, the current one first."""
+        if self.previous is None or self.previous_expires_at is None:
+            return [self.current]
+        if format_timestamp(now) >= self.previous_expires_at:
+            return [self.current]
+        return [self.current, self.previous]
 
 
 @dataclass
 class Endpoint:
-    """One webhook and its delivery state; the worker changes it and writes it back whole."""
+    """One webhook and its delivery state; the worker changes it and writes it back whole (all
+    but its URL, types, secrets and retry policy, which only the API changes)."""
 
     webhook_id: str
     tenant: str
     url: str
     types: tuple[str, ...]
-    secret: str
+    secrets: StoredSecrets
     status: str
     status_reason: str | None
     created_at: str
     cursor: int
     attempt: int
     next_attempt_at: str
+    retry: RetryPolicy = DEFAULT_RETRY
+    consecutive_failures: int = 0
+    last_success_at: str | None = None
+    last_failure_at: str | None = None
 
     @property
     def key(self) -> WebhookKey:
@@ -74,34 +99,23 @@ class Endpoint:
         return not self.types or event_type in self.types
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One delivery attempt as recorded; `manual` attempts are numbered after earlier ones."""
-
-    sequence: int
-    event_id: str
-    attempt: int
-    manual: bool
-    attempted_at: str
-    status_code: int | None
-    error: str | None
-    outcome: str
-    next_attempt_at: str | None
-
-
-def _endpoint(row: Row) -> Endpoint:
+def endpoint_from_row(row: Row) -> Endpoint:
     return Endpoint(
         webhook_id=row[0],
         tenant=row[1],
         url=row[2],
         types=tuple(json.loads(row[3])),
-        secret=row[4],
+        secrets=StoredSecrets(row[4], row[14], row[15]),
         status=row[5],
         status_reason=row[6],
         created_at=row[7],
         cursor=int(row[8]),
         attempt=int(row[9]),
         next_attempt_at=row[10],
+        retry=RetryPolicy(int(row[11]), int(row[12]), int(row[13])),
+        consecutive_failures=int(row[16]),
+        last_success_at=row[17],
+        last_failure_at=row[18],
     )
 
 
@@ -118,11 +132,28 @@ def create_webhook(
     secret: str,
     after: int,
     now: datetime,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> Endpoint:
-    """A new active endpoint whose first event is the one after sequence `after`."""
+    """A new active endpoint whose first event is the one after sequence `after`; `secret` is
+    the encrypted secret."""
     created = format_timestamp(now)
+    endpoint = Endpoint(
+        webhook_id=webhook_id,
+        tenant=tenant,
+        url=url,
+        types=tuple(types),
+        secrets=StoredSecrets(secret),
+        status=ACTIVE,
+        status_reason=None,
+        created_at=created,
+        cursor=after,
+        attempt=0,
+        next_attempt_at=created,
+        retry=retry,
+    )
+    marks = ", ".join("?" for _ in ENDPOINT_COLUMNS.split(","))
     connection.execute(
-        f"INSERT INTO webhooks ({_ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO webhooks ({ENDPOINT_COLUMNS}) VALUES ({marks})",
         (
             webhook_id,
             tenant,
@@ -135,29 +166,126 @@ def create_webhook(
             after,
             0,
             created,
+            retry.initial_seconds,
+            retry.max_seconds,
+            retry.max_attempts,
+            None,
+            None,
+            0,
+            None,
+            None,
         ),
     )
-    return Endpoint(
-        webhook_id, tenant, url, tuple(types), secret, ACTIVE, None, created, after, 0, created
-    )
+    return endpoint
 
 
 def list_webhooks(connection: Connection, tenant: str) -> list[Endpoint]:
     rows = connection.execute(
-        f"SELECT {_ENDPOINT_COLUMNS} FROM webhooks WHERE tenant = ? "
-        "ORDER BY created_at, webhook_id",
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhooks WHERE tenant = ? ORDER BY created_at, webhook_id",
         (tenant,),
     )
-    return [_endpoint(row) for row in rows]
+    return [endpoint_from_row(row) for row in rows]
 
 
 def get_webhook(connection: Connection, tenant: str, webhook_id: str) -> Endpoint | None:
     """The tenant's endpoint, or None (also when it belongs to another tenant)."""
     rows = connection.execute(
-        f"SELECT {_ENDPOINT_COLUMNS} FROM webhooks WHERE tenant = ? AND webhook_id = ?",
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhooks WHERE tenant = ? AND webhook_id = ?",
         (tenant, webhook_id),
     )
-    return _endpoint(rows[0]) if rows else None
+    return endpoint_from_row(rows[0]) if rows else None
+
+
+def change_retry(
+    connection: Connection,
+    tenant: str,
+    webhook_id: str,
+    initial_seconds: int | None,
+    max_seconds: int | None,
+    max_attempts: int | None,
+) -> RetryPolicy | None:
+    """Replace the given parts of the retry policy (None keeps a part); returns the policy now in
+    force, or None when there is no such endpoint. Raises ValueError when the result would
+    start above its cap (the caller's transaction then rolls the change back)."""
+    rows = connection.execute(
+        "UPDATE webhooks SET retry_initial_seconds = COALESCE(?, retry_initial_seconds), "
+        "retry_max_seconds = COALESCE(?, retry_max_seconds), "
+        "retry_max_attempts = COALESCE(?, retry_max_attempts) "
+        "WHERE tenant = ? AND webhook_id = ? "
+        "RETURNING retry_initial_seconds, retry_max_seconds, retry_max_attempts",
+        (initial_seconds, max_seconds, max_attempts, tenant, webhook_id),
+    )
+    if not rows:
+        return None
+    initial, cap, attempts = (int(value) for value in rows[0])
+    if initial > cap:
+        raise ValueError("initial_seconds may not exceed max_seconds")
+    return RetryPolicy(initial, cap, attempts)
+
+
+def resume(connection: Connection, tenant: str, webhook_id: str, now: datetime) -> None:
+    """A paused or disabled endpoint active again: its head event (where delivery stopped) is
+    due now, with a fresh count of attempts. An active endpoint is left as it is."""
+    connection.execute(
+        "UPDATE webhooks SET status = ?, status_reason = NULL, attempt = 0, next_attempt_at = ?, "
+        "lease_owner = NULL, lease_until = NULL "
+        "WHERE tenant = ? AND webhook_id = ? AND status <> ?",
+        (ACTIVE, format_timestamp(now), tenant, webhook_id, ACTIVE),
+    )
+
+
+def pause(connection: Connection, tenant: str, webhook_id: str, reason: str) -> None:
+    """Stop deliveries (events go on queueing behind the cursor) and take the lease away, so a
+    worker in the middle of a send records nothing more; a paused endpoint is left as it is."""
+    connection.execute(
+        "UPDATE webhooks SET status = ?, status_reason = ?, lease_owner = NULL, "
+        "lease_until = NULL WHERE tenant = ? AND webhook_id = ? AND status <> ?",
+        (PAUSED, reason, tenant, webhook_id, PAUSED),
+    )
+
+
+def rotate_secret(
+    connection: Connection,
+    tenant: str,
+    webhook_id: str,
+    secret: str,
+    previous_expires_at: datetime | None,
+) -> bool:
+    """Make `secret` (encrypted) the endpoint's secret; the one it replaces goes on signing until
+    `previous_expires_at` (None: not at all). A secret replaced earlier stops at once. False when
+    there is no such endpoint."""
+    if previous_expires_at is None:
+        sql = (
+            "UPDATE webhooks SET secret = ?, previous_secret = NULL, "
+            "previous_secret_expires_at = NULL "
+        )
+        params: tuple[Any, ...] = (secret,)
+    else:
+        sql = (
+            "UPDATE webhooks SET secret = ?, previous_secret = secret, "
+            "previous_secret_expires_at = ? "
+        )
+        params = (secret, format_timestamp(previous_expires_at))
+    rows = connection.execute(
+        sql + "WHERE tenant = ? AND webhook_id = ? RETURNING webhook_id",
+        (*params, tenant, webhook_id),
+    )
+    return bool(rows)
+
+
+def pending_count(
+    connection: Connection, endpoint: Endpoint, limit: int = MAX_PENDING_COUNT
+) -> int:
+    """Events after the cursor of the endpoint's types, counted up to `limit`."""
+    wanted = ""
+    if endpoint.types:
+        wanted = f" AND type IN ({', '.join('?' for _ in endpoint.types)})"
+    rows = connection.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM derived_events WHERE tenant = ? AND sequence > ?"
+        f"{wanted} LIMIT ?) AS pending",
+        (endpoint.tenant, endpoint.cursor, *endpoint.types, limit),
+    )
+    return int(rows[0][0])
 
 
 def delete_webhook(connection: Connection, tenant: str, webhook_id: str) -> bool:
@@ -182,7 +310,7 @@ def list_deliveries(
 ) -> list[dict[str, Any]]:
     """Attempts, newest first."""
     rows = connection.execute(
-        f"SELECT {_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant = ? AND webhook_id = ? "
+        f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant = ? AND webhook_id = ? "
         "ORDER BY delivery_number DESC LIMIT ?",
         (tenant, webhook_id, limit),
     )
@@ -221,154 +349,3 @@ def queue_redelivery(
         "ON CONFLICT (tenant, webhook_id, sequence) DO NOTHING",
         (sequence, format_timestamp(now), tenant, webhook_id),
     )
-
-
-# --- the worker side ----------------------------------------------------------------------------
-
-
-def due_webhooks(connection: Connection, now: datetime, limit: int) -> list[WebhookKey]:
-    """Active, unleased endpoints with work now: a new event after the cursor once the head's
-    backoff is over, or a queued redelivery (which does not wait for the backoff)."""
-    moment = format_timestamp(now)
-    rows = connection.execute(
-        "SELECT w.tenant, w.webhook_id FROM webhooks w "
-        "WHERE w.status = ? AND (w.lease_until IS NULL OR w.lease_until < ?) AND ("
-        " (w.next_attempt_at <= ? AND EXISTS (SELECT 1 FROM derived_events d"
-        "   WHERE d.tenant = w.tenant AND d.sequence > w.cursor_sequence))"
-        " OR EXISTS (SELECT 1 FROM webhook_redeliveries r"
-        "   WHERE r.tenant = w.tenant AND r.webhook_id = w.webhook_id)"
-        ") ORDER BY w.next_attempt_at LIMIT ?",
-        (ACTIVE, moment, moment, limit),
-    )
-    return [WebhookKey(row[0], row[1]) for row in rows]
-
-
-def claim(
-    connection: Connection, key: WebhookKey, owner: str, now: datetime, until: datetime
-) -> Endpoint | None:
-    """Take the endpoint's lease if it is free or expired; None when another worker holds it.
-    The conditional UPDATE is atomic on both databases, so only one claimant gets the row."""
-    rows = connection.execute(
-        "UPDATE webhooks SET lease_owner = ?, lease_until = ? "
-        "WHERE tenant = ? AND webhook_id = ? AND status = ? "
-        "AND (lease_until IS NULL OR lease_until < ?) "
-        f"RETURNING {_ENDPOINT_COLUMNS}",
-        (owner, format_timestamp(until), key.tenant, key.webhook_id, ACTIVE, format_timestamp(now)),
-    )
-    return _endpoint(rows[0]) if rows else None
-
-
-def renew(connection: Connection, key: WebhookKey, owner: str, until: datetime) -> bool:
-    """Extend our lease before a send; False when it is no longer ours."""
-    rows = connection.execute(
-        "UPDATE webhooks SET lease_until = ? WHERE tenant = ? AND webhook_id = ? "
-        "AND lease_owner = ? AND status = ? RETURNING webhook_id",
-        (format_timestamp(until), key.tenant, key.webhook_id, owner, ACTIVE),
-    )
-    return bool(rows)
-
-
-def release(connection: Connection, key: WebhookKey, owner: str) -> None:
-    connection.execute(
-        "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL "
-        "WHERE tenant = ? AND webhook_id = ? AND lease_owner = ?",
-        (key.tenant, key.webhook_id, owner),
-    )
-
-
-def _save_endpoint(connection: Connection, endpoint: Endpoint, owner: str) -> None:
-    rows = connection.execute(
-        "UPDATE webhooks SET cursor_sequence = ?, attempt = ?, next_attempt_at = ?, status = ?, "
-        "status_reason = ? WHERE tenant = ? AND webhook_id = ? AND lease_owner = ? "
-        "RETURNING webhook_id",
-        (
-            endpoint.cursor,
-            endpoint.attempt,
-            endpoint.next_attempt_at,
-            endpoint.status,
-            endpoint.status_reason,
-            endpoint.tenant,
-            endpoint.webhook_id,
-            owner,
-        ),
-    )
-    if not rows:
-        raise LeaseLostError(endpoint.webhook_id)
-
-
-def save_cursor(connection: Connection, endpoint: Endpoint, owner: str) -> bool:
-    """Write the endpoint's state alone (after skipping events of other types)."""
-    try:
-        _save_endpoint(connection, endpoint, owner)
-    except LeaseLostError:
-        return False
-    return True
-
-
-def record(connection: Connection, endpoint: Endpoint, owner: str, attempt: Attempt) -> bool:
-    """Write an attempt and the endpoint state it leads to, atomically; a manual attempt also
-    leaves the redelivery queue. False (nothing written) when the lease is no longer ours."""
-    try:
-        with connection.transaction():
-            _save_endpoint(connection, endpoint, owner)
-            number = attempt.attempt
-            if attempt.manual:
-                rows = connection.execute(
-                    "SELECT COALESCE(MAX(attempt), 0) + 1 FROM webhook_deliveries "
-                    "WHERE tenant = ? AND webhook_id = ? AND sequence = ?",
-                    (endpoint.tenant, endpoint.webhook_id, attempt.sequence),
-                )
-                number = int(rows[0][0])
-                drop_redelivery(connection, endpoint.key, attempt.sequence)
-            connection.execute(
-                "INSERT INTO webhook_deliveries (tenant, webhook_id, delivery_number, "
-                f"{_DELIVERY_COLUMNS}) VALUES (?, ?, (SELECT COALESCE(MAX(delivery_number), 0) "
-                "+ 1 FROM webhook_deliveries WHERE tenant = ? AND webhook_id = ?), "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    endpoint.tenant,
-                    endpoint.webhook_id,
-                    endpoint.tenant,
-                    endpoint.webhook_id,
-                    attempt.sequence,
-                    attempt.event_id,
-                    number,
-                    int(attempt.manual),
-                    attempt.attempted_at,
-                    attempt.status_code,
-                    attempt.error,
-                    attempt.outcome,
-                    attempt.next_attempt_at,
-                ),
-            )
-    except LeaseLostError:
-        return False
-    return True
-
-
-def queued_redeliveries(connection: Connection, key: WebhookKey) -> list[int]:
-    rows = connection.execute(
-        "SELECT sequence FROM webhook_redeliveries WHERE tenant = ? AND webhook_id = ? "
-        "ORDER BY requested_at, sequence",
-        (key.tenant, key.webhook_id),
-    )
-    return [int(row[0]) for row in rows]
-
-
-def drop_redelivery(connection: Connection, key: WebhookKey, sequence: int) -> None:
-    connection.execute(
-        "DELETE FROM webhook_redeliveries WHERE tenant = ? AND webhook_id = ? AND sequence = ?",
-        (key.tenant, key.webhook_id, sequence),
-    )
-
-
-def event_at(connection: Connection, tenant: str, sequence: int) -> dict[str, Any] | None:
-    """The tenant's derived event with this sequence, as the feed gives it."""
-    items = read_events(connection, tenant, sequence - 1, 1)
-    return items[0] if items and items[0]["sequence"] == sequence else None
-
-
-def events_after(connection: Connection, tenant: str, after: int, limit: int) -> list[Any]:
-    """The next derived events of every type: the worker skips unwanted ones itself, so the
-    cursor can move past them without racing a concurrent commit."""
-    return read_events(connection, tenant, after, limit)

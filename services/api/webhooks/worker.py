@@ -1,15 +1,19 @@
 """The webhook delivery worker (runs beside the API in `serve`).
 
 Per endpoint, events go out in sequence order, head of line: the endpoint's cursor moves past an
-event only when the receiver acknowledged it with a 2xx, or when its retries are exhausted (the
-attempt is then recorded as failed and stays redeliverable by hand). The cursor is written in the
-same transaction as the attempt, so a worker killed at any point resumes where the database
-says, and at worst sends the one event in flight again (at least once, never skipped).
+event only when the receiver acknowledged it with a 2xx. A failing head is retried on the
+endpoint's own schedule, and when its retries are exhausted the endpoint is paused there (events
+queue behind it) until it is resumed. The cursor is written in the same transaction as the
+attempt, so a worker killed at any point resumes where the database says, and at worst sends the
+one event in flight again (at least once, never skipped).
 
 Several workers, in one process or many, share the work through a lease per endpoint: a worker
 claims an endpoint with a conditional UPDATE, renews the lease before every send (the lease
 outlives the send timeout), and every write it makes is fenced on still holding it. Endpoints are
 served concurrently, one task each, so a slow or failing receiver holds back only itself.
+
+Every send is signed with the secrets in force at that moment (read with the lease renewal, so
+a rotation applies from the next send), decrypted only in memory (`secret_box`).
 
 One attempt over HTTP is `delivery`'s, when to try again `schedule`'s, and the worker's one
 database connection, used from threads, `threaded`'s.
@@ -22,9 +26,10 @@ import contextlib
 import functools
 import logging
 import os
+import random
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,11 +37,14 @@ from typing import Any
 import httpx
 
 from services.api.metrics import Metrics
-from services.api.webhooks import store
+from services.api.webhooks import store, worker_store
+from services.api.webhooks.backoff import JITTER_FRACTION
 from services.api.webhooks.delivery import MAX_TIMEOUT, Outcome, Sender, utc_now
-from services.api.webhooks.schedule import DEFAULT_RETRY_DELAYS, RetrySchedule, disable
-from services.api.webhooks.store import Attempt, Endpoint, LeaseLostError, WebhookKey
+from services.api.webhooks.schedule import RetrySchedule, disable, note_outcome
+from services.api.webhooks.secret_box import SecretBox
+from services.api.webhooks.store import Endpoint, WebhookKey
 from services.api.webhooks.threaded import ThreadedConnection
+from services.api.webhooks.worker_store import Attempt, LeaseLostError
 from services.ledger.codec import format_timestamp
 from services.ledger.db import Connection, Database
 
@@ -54,9 +62,9 @@ class Claim:
     attempts: int = 0
 
 
-def _check_settings(retry_delays: Sequence[float], timeout: float, lease: float) -> None:
-    if not retry_delays or any(delay < 0 for delay in retry_delays):
-        raise ValueError("retry_delays needs at least one delay, none negative")
+def _check_settings(timeout: float, lease: float, backoff_scale: float) -> None:
+    if not 0 < backoff_scale <= 1:
+        raise ValueError("backoff_scale must be above 0 and at most 1")
     if not 0 < timeout <= MAX_TIMEOUT:
         raise ValueError(f"timeout must be above 0 and at most {MAX_TIMEOUT} seconds")
     if lease <= timeout:
@@ -66,31 +74,37 @@ def _check_settings(retry_delays: Sequence[float], timeout: float, lease: float)
 class WebhookWorker:
     """Delivers derived events to webhooks; `run` until stopped, or `run_once` in tests.
 
-    `retry_delays` and `jitter` make the RetrySchedule; `timeout`, `client` and `allow_private`
-    the Sender (`allow_private` None reads the setting at every attempt). Attempts are counted in
-    `metrics` (the app's; by default a registry of the worker's own).
+    `secrets` decrypts the endpoints' signing secrets. The retry schedule is each endpoint's own;
+    `jitter` (the fraction a wait may be shortened by), `rng` (seeded in tests) and
+    `backoff_scale` (tests run schedules in fractions of a second) make the RetrySchedule;
+    `timeout`, `client` and `allow_private` the Sender (`allow_private` None reads the setting at
+    every attempt). Attempts are counted in `metrics` (the app's; by default a registry of the
+    worker's own).
     """
 
     def __init__(
         self,
         database: Database,
         *,
+        secrets: SecretBox,
         worker_id: str | None = None,
-        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         timeout: float = 15.0,
         poll_interval: float = 0.5,
         client: httpx.AsyncClient | None = None,
-        jitter: float = 0.1,
+        jitter: float = JITTER_FRACTION,
+        rng: random.Random | None = None,
+        backoff_scale: float = 1.0,
         lease_seconds: float | None = None,
         max_concurrency: int = 32,
         allow_private: bool | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         lease = lease_seconds if lease_seconds is not None else timeout + 30.0
-        _check_settings(retry_delays, timeout, lease)
+        _check_settings(timeout, lease, backoff_scale)
         self.database = database
+        self.secrets = secrets
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.schedule = RetrySchedule(tuple(float(delay) for delay in retry_delays), jitter)
+        self.schedule = RetrySchedule(jitter, backoff_scale, rng or random.Random())
         self.sender = Sender(timeout, client=client, allow_private=allow_private)
         self.poll_interval = poll_interval
         self.lease = timedelta(seconds=lease)
@@ -132,7 +146,7 @@ class WebhookWorker:
 
     async def run_once(self) -> int:
         """One pass: serve every endpoint due now, concurrently; returns the attempts made."""
-        due = await self._db.run(lambda c: store.due_webhooks(c, utc_now(), DUE_BATCH))
+        due = await self._db.run(lambda c: worker_store.due_webhooks(c, utc_now(), DUE_BATCH))
         gate = asyncio.Semaphore(self.max_concurrency)
 
         async def serve(key: WebhookKey) -> int:
@@ -147,7 +161,7 @@ class WebhookWorker:
         if free <= 0:
             return
         due = await self._db.run(
-            lambda c: store.due_webhooks(c, utc_now(), free + len(self._active))
+            lambda c: worker_store.due_webhooks(c, utc_now(), free + len(self._active))
         )
         for key in [key for key in due if key not in self._active][:free]:
             task = asyncio.create_task(self._serve(key))
@@ -166,7 +180,7 @@ class WebhookWorker:
         now = utc_now()
         try:
             endpoint = await self._db.run(
-                lambda c: store.claim(c, key, self.worker_id, now, now + self.lease)
+                lambda c: worker_store.claim(c, key, self.worker_id, now, now + self.lease)
             )
         except BaseException as error:
             # cancelled (or failed) after the claim may have committed: do not sit on a lease
@@ -182,7 +196,10 @@ class WebhookWorker:
             await self._redeliveries(claim)
             await self._drain(claim)
         except LeaseLostError:
-            log.warning("webhook %s: lease lost, another worker goes on", webhook_id)
+            log.warning(
+                "webhook %s: lease lost (paused, deleted or taken over); this worker stops",
+                webhook_id,
+            )
         except Exception:
             log.exception("webhook %s: delivery failed; it is tried again later", webhook_id)
         finally:
@@ -192,7 +209,7 @@ class WebhookWorker:
     async def _release(self, key: WebhookKey) -> None:
         """Give the lease back (only if it is ours), so another worker need not wait it out."""
         try:
-            await self._db.run(lambda c: store.release(c, key, self.worker_id))
+            await self._db.run(lambda c: worker_store.release(c, key, self.worker_id))
         except Exception:
             log.exception("webhook %s: the lease could not be released; it expires", key.webhook_id)
 
@@ -203,7 +220,7 @@ class WebhookWorker:
         saved = endpoint.cursor
         while endpoint.status == store.ACTIVE and endpoint.next_attempt_at <= self._now_text():
             items = await self._db.run(
-                lambda c: store.events_after(c, endpoint.tenant, endpoint.cursor, PAGE_SIZE)
+                lambda c: worker_store.events_after(c, endpoint.tenant, endpoint.cursor, PAGE_SIZE)
             )
             if not items:
                 break
@@ -215,7 +232,7 @@ class WebhookWorker:
                     return
                 saved = endpoint.cursor
         if endpoint.cursor != saved:
-            await self._write(lambda c: store.save_cursor(c, endpoint, self.worker_id))
+            await self._write(lambda c: worker_store.save_cursor(c, endpoint, self.worker_id))
 
     async def _deliver_head(self, claim: Claim, item: dict[str, Any]) -> bool:
         """One attempt at the head event and its consequence; True when the cursor moved on."""
@@ -227,12 +244,14 @@ class WebhookWorker:
             endpoint, item["sequence"], number, outcome, now
         )
         await self._record(claim, item, number, False, outcome, result, next_at, now)
-        return result == store.SUCCEEDED or (result == store.FAILED and not outcome.gone)
+        return result == store.SUCCEEDED
 
     async def _redeliveries(self, claim: Claim) -> None:
         """Manual redeliveries: one attempt each, whatever the head's backoff."""
         endpoint = claim.endpoint
-        for sequence in await self._db.run(lambda c: store.queued_redeliveries(c, endpoint.key)):
+        for sequence in await self._db.run(
+            lambda c: worker_store.queued_redeliveries(c, endpoint.key)
+        ):
             if endpoint.status != store.ACTIVE:
                 return
             await self._redeliver(claim, sequence)
@@ -241,15 +260,16 @@ class WebhookWorker:
         """Send one queued event again; a redelivery of the head itself (not yet done) only
         makes it due now, so the order holds."""
         endpoint = claim.endpoint
-        item = await self._db.run(lambda c: store.event_at(c, endpoint.tenant, sequence))
+        item = await self._db.run(lambda c: worker_store.event_at(c, endpoint.tenant, sequence))
         if item is None or sequence > endpoint.cursor:
             if item is not None:
                 endpoint.next_attempt_at = self._now_text()
-                await self._write(lambda c: store.save_cursor(c, endpoint, self.worker_id))
-            await self._db.run(lambda c: store.drop_redelivery(c, endpoint.key, sequence))
+                await self._write(lambda c: worker_store.save_cursor(c, endpoint, self.worker_id))
+            await self._db.run(lambda c: worker_store.drop_redelivery(c, endpoint.key, sequence))
             return
         outcome = await self._send(claim, item)
         now = utc_now()
+        note_outcome(endpoint, outcome, now)
         if outcome.gone:
             disable(endpoint, now)
         result = store.SUCCEEDED if outcome.ok else store.FAILED
@@ -284,13 +304,21 @@ class WebhookWorker:
             outcome=result,
             next_attempt_at=format_timestamp(next_at) if next_at else None,
         )
-        await self._write(lambda c: store.record(c, claim.endpoint, self.worker_id, attempt))
+        await self._write(lambda c: worker_store.record(c, claim.endpoint, self.worker_id, attempt))
         self.metrics.count_webhook_attempt(result, outcome.status_code)
 
     async def _send(self, claim: Claim, item: dict[str, Any]) -> Outcome:
-        """One signed POST of the event, after renewing the lease (which outlives the send)."""
+        """One signed POST of the event, after renewing the lease (which outlives the send) and
+        reading the secrets in force."""
         endpoint = claim.endpoint
-        until = utc_now() + self.lease
-        await self._write(lambda c: store.renew(c, endpoint.key, self.worker_id, until))
+        now = utc_now()
+        until = now + self.lease
+        stored = await self._db.run(
+            lambda c: worker_store.renew(c, endpoint.key, self.worker_id, until)
+        )
+        if stored is None:
+            raise LeaseLostError("the lease is no longer ours")
+        endpoint.secrets = stored
+        signing = [self.secrets.open(sealed) for sealed in stored.in_force(now)]
         claim.attempts += 1
-        return await self.sender.send(endpoint, item)
+        return await self.sender.send(endpoint, item, signing)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import NamedTuple
 
 from services.projections.core.facts import KeyId, Line, MemberFacts, PayerSettings, Visit
@@ -49,6 +50,9 @@ class KeyResult:
     accumulates: bool
     periods: tuple[PeriodResult, ...]
     visits: dict[str, Allocation]
+    # the ids of each period's visits (aligned with `periods`), so that `update_key` walks one
+    # period again without sorting every visit of the key into periods; not part of the answer
+    period_visits: tuple[tuple[str, ...], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def negative(self) -> bool:
@@ -127,19 +131,9 @@ def _grid(
 
 
 def compute_key(
-    key: KeyId,
-    lines: list[Line],
-    visits: list[Visit],
-    settings: PayerSettings,
-    since: date | None = None,
-    previous: KeyResult | None = None,
+    key: KeyId, lines: list[Line], visits: list[Visit], settings: PayerSettings
 ) -> KeyResult:
-    """Periods, balances and allocation of one key from its lines and matched visits.
-
-    `since` and `previous`: the key's result before a change that touched only visits on or
-    after `since` (the lines, the settings and the period grid unchanged). The periods before
-    the one holding `since` are then taken from `previous` and the walk starts there with their
-    balance: the running sums, instead of every period again."""
+    """Periods, balances and allocation of one key from its lines and matched visits."""
     assert lines, "a key exists only through its lines"
     frequency = key_frequency(lines)
     dates = [d for line in lines for d in (line.start_date, line.end_date)]
@@ -156,10 +150,14 @@ def compute_key(
     by_period: dict[int, list[Visit]] = defaultdict(list)
     for visit in visits:
         by_period[bisect_right(starts, visit.service_date) - 1].append(visit)
-    first = 0
-    if since is not None and previous is not None and _same_grid(grid, previous.periods):
-        first = max(0, bisect_right(starts, since) - 1)
-    periods, allocations = _allocate(grid, authorized, by_period, visits, settings, first, previous)
+    balance = ZERO
+    periods: list[PeriodResult] = []
+    allocations: dict[str, Allocation] = {}
+    for index, (start, end) in enumerate(grid):
+        found = by_period.get(index, ())
+        period = _walk(start, end, authorized[index], balance, found, settings, allocations)
+        periods.append(period)
+        balance = period.balance
     return KeyResult(
         key=key,
         payer_id=lines[-1].payer_id,
@@ -169,16 +167,10 @@ def compute_key(
         accumulates=settings.allow_accumulation,
         periods=tuple(periods),
         visits=allocations,
-    )
-
-
-def _same_grid(grid: tuple[tuple[date, date], ...], periods: tuple[PeriodResult, ...]) -> bool:
-    """Whether a previous result has this grid (grids are contiguous: the ends decide)."""
-    return (
-        len(grid) == len(periods)
-        and bool(grid)
-        and grid[0][0] == periods[0].start
-        and grid[-1][1] == periods[-1].end
+        period_visits=tuple(
+            tuple(visit.visit_id for visit in by_period.get(index, ()))
+            for index in range(len(grid))
+        ),
     )
 
 
@@ -186,60 +178,156 @@ def _visit_order(visit: Visit) -> tuple[date, int]:
     return (visit.service_date, visit.first_position)
 
 
-def _allocate(
-    grid: tuple[tuple[date, date], ...],
-    authorized: list[Decimal],
-    by_period: dict[int, list[Visit]],
-    visits: list[Visit],
+def _carried(balance: Decimal, settings: PayerSettings) -> Decimal:
+    return balance if settings.allow_accumulation else ZERO
+
+
+def _walk(
+    start: date,
+    end: date,
+    granted: Decimal,
+    balance: Decimal,
+    visits: Sequence[Visit],
     settings: PayerSettings,
-    first: int = 0,
-    previous: KeyResult | None = None,
-) -> tuple[list[PeriodResult], dict[str, Allocation]]:
-    """Walk the periods: B_k = B_(k-1) + authorized_k - used_k; draw regular, then carried.
-    From period `first` on: the ones before are `previous`'s, unchanged."""
+    allocations: dict[str, Allocation],
+) -> PeriodResult:
+    """One period after the raw balance `balance` of the one before: B_k = B_(k-1) +
+    authorized_k - used_k (B_(k-1) only when the key accumulates). Its visits draw regular units,
+    then carried ones, in date order; their allocations go into `allocations`."""
+    carried = _carried(balance, settings)
+    if not visits:  # most periods of a long key: nothing to draw
+        return PeriodResult(start, end, granted, ZERO, ZERO, ZERO, ZERO, carried + granted)
+    # a day lies in one period: its visits are all there to tell whether all were missed
     all_missed = _all_missed_dates(visits) if settings.exclude_missed_days else set()
-    accumulates = settings.allow_accumulation
-    balance = ZERO
-    periods: list[PeriodResult] = []
-    allocations: dict[str, Allocation] = {}
-    if first:
-        assert previous is not None
-        periods = list(previous.periods[:first])
-        balance = periods[-1].balance
-        for index in range(first):
-            for visit in by_period.get(index, ()):
-                allocations[visit.visit_id] = previous.visits[visit.visit_id]
-    for index in range(first, len(grid)):
-        (start, end), granted = grid[index], authorized[index]
-        carried = balance if accumulates else ZERO
-        period_visits = by_period.get(index)
-        if not period_visits:  # most periods of a long key: nothing to draw
-            balance = carried + granted
-            periods.append(PeriodResult(start, end, granted, ZERO, ZERO, ZERO, ZERO, balance))
-            continue
-        regular_left, accumulated_left = granted, max(ZERO, carried)
-        used = drawn_regular = drawn_accumulated = unauthorized = ZERO
-        if len(period_visits) > 1:
-            period_visits.sort(key=_visit_order)
-        for visit in period_visits:
-            units = counted_units(visit, settings, all_missed)
-            regular = min(units, regular_left)
-            accumulated = min(units - regular, accumulated_left)
-            over = units - regular - accumulated
-            regular_left -= regular
-            accumulated_left -= accumulated
-            allocations[visit.visit_id] = Allocation(regular, accumulated, over)
-            used += units
-            drawn_regular += regular
-            drawn_accumulated += accumulated
-            unauthorized += over
-        balance = carried + granted - used
-        periods.append(
-            PeriodResult(
-                start, end, granted, used, drawn_regular, drawn_accumulated, unauthorized, balance
-            )
-        )
-    return periods, allocations
+    regular_left, accumulated_left = granted, max(ZERO, carried)
+    used = drawn_regular = drawn_accumulated = unauthorized = ZERO
+    for visit in sorted(visits, key=_visit_order) if len(visits) > 1 else visits:
+        units = counted_units(visit, settings, all_missed)
+        regular = min(units, regular_left)
+        accumulated = min(units - regular, accumulated_left)
+        over = units - regular - accumulated
+        regular_left -= regular
+        accumulated_left -= accumulated
+        allocations[visit.visit_id] = Allocation(regular, accumulated, over)
+        used += units
+        drawn_regular += regular
+        drawn_accumulated += accumulated
+        unauthorized += over
+    balance = carried + granted - used
+    return PeriodResult(
+        start, end, granted, used, drawn_regular, drawn_accumulated, unauthorized, balance
+    )
+
+
+@dataclass(frozen=True)
+class KeyUpdate:
+    result: KeyResult
+    walked: frozenset[str]  # the visits whose allocation was drawn again (the others kept theirs)
+
+
+def update_key(
+    previous: KeyResult,
+    lines: list[Line],
+    settings: PayerSettings,
+    visits: Mapping[str, Visit],
+    left: Mapping[str, date],
+    joined: Sequence[Visit],
+) -> KeyUpdate | None:
+    """`previous` after some of its visits changed, the key's lines and settings unchanged:
+    `left` the visits that were on the key (id -> the service date they had), `joined` those on
+    it now (a visit that changed on the key is in both). What compute_key gives, at the cost of
+    the key's periods and of the visits of the periods walked again, not of every visit.
+
+    Walked again: the periods whose visits changed, and after them the overdrawn ones (used
+    above authorized) whose cover from the balance carried in moved. Every other period keeps
+    its draws; only its balance moves with the balance carried in, and once that is what it
+    was, the periods after it are as they were. None when the period grid may change (a service date
+    outside the lines' dates): compute_key then."""
+    if len(previous.period_visits) != len(previous.periods) or not previous.periods:
+        return None
+    if previous.accumulates != settings.allow_accumulation:
+        return None
+    first_day = min(line.start_date for line in lines)
+    last_day = max(line.end_date for line in lines)
+    days = [*left.values(), *(visit.service_date for visit in joined)]
+    if any(not first_day <= day <= last_day for day in days):
+        return None
+    period_ids = list(previous.period_visits)
+    changed: set[int] = set()
+    for visit_id, day in left.items():
+        index = _period_at(previous, day)
+        period_ids[index] = tuple(other for other in period_ids[index] if other != visit_id)
+        changed.add(index)
+    for visit in joined:
+        index = _period_at(previous, visit.service_date)
+        assert visit.visit_id not in period_ids[index], "a visit on the key is also in `left`"
+        period_ids[index] = (*period_ids[index], visit.visit_id)
+        changed.add(index)
+    if not changed:
+        return KeyUpdate(previous, frozenset())
+    allocations = dict(previous.visits)
+    for visit_id in left:
+        allocations.pop(visit_id, None)
+    periods, walked = _walk_from(previous, settings, visits, period_ids, changed, allocations)
+    result = replace(previous, periods=periods, visits=allocations, period_visits=tuple(period_ids))
+    return KeyUpdate(result, walked)
+
+
+def _period_at(result: KeyResult, day: date) -> int:
+    return max(0, bisect_right(result.periods, day, key=attrgetter("start")) - 1)
+
+
+def _walk_from(
+    previous: KeyResult,
+    settings: PayerSettings,
+    visits: Mapping[str, Visit],
+    period_ids: list[tuple[str, ...]],
+    changed: set[int],
+    allocations: dict[str, Allocation],
+) -> tuple[tuple[PeriodResult, ...], frozenset[str]]:
+    """The periods from the first changed one on (see update_key), and the visits walked."""
+    first, last = min(changed), max(changed)
+    periods = list(previous.periods[:first])
+    balance = periods[-1].balance if periods else ZERO
+    walked: set[str] = set()
+    for index in range(first, len(previous.periods)):
+        old = previous.periods[index]
+        was = previous.periods[index - 1].balance if index else ZERO
+        if index > last and _same_amount(_carried(balance, settings), _carried(was, settings)):
+            periods += previous.periods[index:]  # the same balance carried in: as they were
+            break
+        ids = period_ids[index]
+        if index in changed or _draws_move(old, was, balance, settings):
+            found = [visits[visit_id] for visit_id in ids]
+            start, end, granted = old.start, old.end, old.authorized
+            period = _walk(start, end, granted, balance, found, settings, allocations)
+            walked.update(ids)
+        else:  # drawn from its regular units alone: the draws stay, the balance moves
+            carried = _carried(balance, settings)
+            moved = carried + old.authorized - old.used if ids else carried + old.authorized
+            period = old._replace(balance=moved)
+        periods.append(period)
+        balance = period.balance
+    return tuple(periods), frozenset(walked)
+
+
+def _draws_move(old: PeriodResult, was: Decimal, now: Decimal, settings: PayerSettings) -> bool:
+    """Whether the draws of a period whose visits did not change move when the balance before it
+    moves from `was` to `now`. Its visits draw regular units first, whatever was carried; only
+    an overdrawn period draws carried units, and then only as far as they cover the overdraft."""
+    overdraft = old.used - old.authorized
+    if old.authorized < 0:
+        return True
+    if overdraft <= 0:
+        return False
+    covered_was = min(max(ZERO, _carried(was, settings)), overdraft)
+    covered_now = min(max(ZERO, _carried(now, settings)), overdraft)
+    return not _same_amount(covered_was, covered_now)
+
+
+def _same_amount(one: Decimal, other: Decimal) -> bool:
+    """Equal and written alike ("5" is not "5.0"): the balances after are then the same text."""
+    return one == other and one.as_tuple().exponent == other.as_tuple().exponent
 
 
 def unmatched_allocation(facts: MemberFacts, visit: Visit) -> Allocation:
@@ -248,17 +336,11 @@ def unmatched_allocation(facts: MemberFacts, visit: Visit) -> Allocation:
     return Allocation(unauthorized=counted_units(visit, settings, _all_missed_dates([visit])))
 
 
-def compute_key_of(
-    facts: MemberFacts,
-    key: KeyId,
-    visits: list[Visit],
-    since: date | None = None,
-    previous: KeyResult | None = None,
-) -> KeyResult:
-    """One key of a member, given the visits matched to it (see compute_key for `since`)."""
+def compute_key_of(facts: MemberFacts, key: KeyId, visits: list[Visit]) -> KeyResult:
+    """One key of a member, given the visits matched to it."""
     key_lines = facts.key_lines(key)
     settings = facts.settings_for(key_lines[-1].payer_id)
-    return compute_key(key, key_lines, visits, settings, since, previous)
+    return compute_key(key, key_lines, visits, settings)
 
 
 def match_all(facts: MemberFacts) -> dict[str, KeyId | None]:

@@ -18,6 +18,7 @@ from services.projections.core.accumulation import (
     match_all,
     match_visit,
     unmatched_allocation,
+    update_key,
 )
 from services.projections.core.facts import TENANT_WIDE_TYPES, KeyId, LedgerEvent, MemberFacts
 
@@ -31,6 +32,15 @@ class Flag:
     cause: str
     event_id: str
     position: int
+
+
+@dataclass(frozen=True)
+class _Moved:
+    """The visit of a visit event as it was before: its key and service date (None: new)."""
+
+    visit_id: str
+    key: KeyId | None
+    day: date | None
 
 
 @dataclass(frozen=True)
@@ -90,12 +100,31 @@ class MemberProjection:
             self._keys[key] = result
         return result
 
-    def _compute(
-        self, key: KeyId, since: date | None = None, previous: KeyResult | None = None
-    ) -> KeyResult:
+    def _compute(self, key: KeyId) -> KeyResult:
         self.matches  # noqa: B018 - fills the visits of each key
         visits = [self.facts.visits[visit_id] for visit_id in self._key_visits.get(key, ())]
-        return compute_key_of(self.facts, key, visits, since, previous)
+        return compute_key_of(self.facts, key, visits)
+
+    def _recompute(
+        self, key: KeyId, old: KeyResult | None, moved: _Moved | None
+    ) -> tuple[KeyResult, frozenset[str] | None]:
+        """The key after an event, and the visits whose allocation was drawn again (None: all).
+        When only a visit changed, only the periods it touches are walked again (update_key):
+        the cost of one more visit does not grow with the member's history."""
+        if old is not None and moved is not None:
+            lines = self.facts.key_lines(key)
+            visit = self.facts.visits[moved.visit_id]
+            update = update_key(
+                old,
+                lines,
+                self.facts.settings_for(lines[-1].payer_id),
+                self.facts.visits,
+                {moved.visit_id: moved.day} if moved.key == key and moved.day is not None else {},
+                [visit] if self.matches.get(moved.visit_id) == key else [],
+            )
+            if update is not None:
+                return update.result, update.walked
+        return self._compute(key), None
 
     @property
     def result(self) -> MemberResult:
@@ -134,7 +163,7 @@ class MemberProjection:
         confirming = _is_confirmation(self.facts, event)
         self.matches  # noqa: B018 - the matches before the event, to see which visits move
         before = self._keys_before(event)
-        since = self._visit_dates_from(event)
+        moved = self._visit_before(event)
         if self.track_changes:
             for key in before:
                 self.key_result(key)  # the old answer, to tell which visits changed
@@ -145,7 +174,7 @@ class MemberProjection:
         touched = before | self._rematch(event)
         for key in sorted(touched):
             old = self._keys.get(key)
-            result = self._compute(key, since, old)
+            result, walked = self._recompute(key, old, moved)
             self._keys[key] = result
             flagged = result.negative and key not in self.flags
             if not result.negative:
@@ -154,7 +183,7 @@ class MemberProjection:
                 cause = _cause(self.facts, event, result, reduction, confirming)
                 self.flags[key] = Flag(cause, event.event_id, event.position)
             if self.track_changes:
-                self._note_changes(key, old, result)
+                self._note_changes(key, old, result, walked)
                 change = KeyChange(key, old, result, event, self.flags.get(key), flagged)
                 self.key_changes.append(change)
 
@@ -163,9 +192,14 @@ class MemberProjection:
         self.changed_visits = set()
         self.key_changes = []
 
-    def _note_changes(self, key: KeyId, old: KeyResult | None, new: KeyResult) -> None:
+    def _note_changes(
+        self, key: KeyId, old: KeyResult | None, new: KeyResult, walked: frozenset[str] | None
+    ) -> None:
+        """The key and the visits whose answer changed (only `walked` ones may have, if given)."""
         self.changed_keys.add(key)
-        for visit_id, allocation in new.visits.items():
+        visit_ids = new.visits if walked is None else walked
+        for visit_id in visit_ids:
+            allocation = new.visits[visit_id]
             before = old.visits.get(visit_id) if old is not None else None
             # compared as stored text: Decimal("0") == Decimal("0.0"), but they read differently
             if before is None or list(map(str, before)) != list(map(str, allocation)):
@@ -209,19 +243,13 @@ class MemberProjection:
             return keys
         return set()
 
-    def _visit_dates_from(self, event: LedgerEvent) -> date | None:
-        """For a visit event, judged before it is applied: the earliest service date it changes
-        (its visit's date before and after). Periods before that one keep their results."""
+    def _visit_before(self, event: LedgerEvent) -> _Moved | None:
+        """For a visit event, judged before it is applied: its visit's key and date."""
         if not event.type.startswith("visit."):
             return None
-        dates: list[date] = []
-        visit = self.facts.visits.get(event.data["visit_id"])
-        if visit is not None:
-            dates.append(visit.service_date)
-        day = event.day_or_none("service_date")
-        if day is not None:
-            dates.append(day)
-        return min(dates) if dates else None
+        visit_id = event.data["visit_id"]
+        visit = self.facts.visits.get(visit_id)
+        return _Moved(visit_id, self.matches.get(visit_id), visit.service_date if visit else None)
 
     def _upcoming_key(self, event: LedgerEvent) -> KeyId | None:
         """The key a visit will match once the event is applied (for its old answer)."""
