@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.decimals import DecimalString
-from contracts.events import ClaimLine, ClaimStatus, Identifier, LedgerDate
+from contracts.events import ClaimAdjudicated, ClaimStatus, Identifier, LedgerDate
 
 
 class AccumulatorPeriodOut(BaseModel):
@@ -35,6 +35,10 @@ class AccumulatorRow(BaseModel):
     period: AccumulatorPeriodOut = Field(
         description="The benefit period holding the effective date."
     )
+    eligible: bool = Field(
+        description="The member is enrolled in the schedule on the effective date; false for a "
+        "schedule shown for a claim paid outside eligibility (accumulation.md 4.1)."
+    )
 
 
 class CobRow(BaseModel):
@@ -48,6 +52,7 @@ class CobRow(BaseModel):
         description="savings banked while this plan paid as secondary"
     )
     period: AccumulatorPeriodOut
+    eligible: bool = Field(description="As on an accumulator row.")
 
 
 class AccumulatorList(BaseModel):
@@ -58,17 +63,40 @@ class AccumulatorList(BaseModel):
     cob: list[CobRow]
 
 
-class SimulatedClaim(BaseModel):
-    """A claim as `claim.adjudicated` has it; ids, provider and status may be left out."""
+class SimulatedClaim(ClaimAdjudicated):
+    """The `data` of a `claim.adjudicated`, as a client would record it: `member_id` may be left
+    out (the path names the member; 422 when it differs), and so may the ids, the billing
+    provider and the status (the claim is counted as paid whatever its status)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "member_id": "M-1",
+                    "plan_type": "medical",
+                    "lines": [
+                        {
+                            "line_number": 1,
+                            "from_date": "2026-02-10",
+                            "thru_date": "2026-02-10",
+                            "allowed_amount": "250.00",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
 
     claim_id: Identifier = "simulated"
     reference_number: Identifier = "simulated"
-    plan_type: Identifier
+    # optional here only: the subclass keeps every other field of the event, so a claim body a
+    # client records is always one the simulation takes
+    member_id: Identifier | None = Field(  # type: ignore[assignment]
+        default=None, description="The path's member when given (422 when it differs)."
+    )
     billing_provider: Annotated[str, Field(min_length=1, max_length=200)] = "simulated"
-    status: ClaimStatus = "paid"
-    lines: Annotated[list[ClaimLine], Field(min_length=1, max_length=500)]
+    status: ClaimStatus = Field(default="paid", description="Counted as paid whatever it says.")
 
 
 class SimulateIn(BaseModel):
@@ -135,6 +163,14 @@ class ClaimOfAccumulator(BaseModel):
     from_date: date
     thru_date: date
     amount: DecimalString
+    eligible: bool = Field(
+        description="The member was enrolled in the claim's schedule on the line's from-date."
+    )
+    oop_amount: DecimalString | None = Field(
+        default=None,
+        description="COB detail only: the out-of-pocket amount the member owes on the line (its "
+        "patient_responsibility; null when the adjudicator gave none).",
+    )
 
 
 class DayOut(BaseModel):

@@ -651,6 +651,11 @@ class ClaimLine(Strict):
     applied: list[Applied] = Field(
         default=[], description="One entry per accumulator code at most."
     )
+    patient_responsibility: Money | None = Field(
+        default=None,
+        description="What the member owes on the line, as adjudicated; the COB detail shows it "
+        "as the claim's oop_amount.",
+    )
 
     @model_validator(mode="after")
     def _days_fit(self) -> ClaimLine:
@@ -704,6 +709,12 @@ class ClaimAdjudicated(Strict):
     member_id: Identifier
     plan_type: Identifier = Field(
         description="With the lines' first from-date it picks the member's schedule."
+    )
+    schedule_id: Identifier | None = Field(
+        default=None,
+        description="The schedule the claim counts in (of its plan type); needed where two "
+        "enrollments of the plan type cover the first from-date. Default: the member's "
+        "enrollment of the plan type on that date, else its most recent one.",
     )
     billing_provider: Annotated[str, Field(min_length=1, max_length=200)]
     status: ClaimStatus = Field(description="Only paid and released claims count.")

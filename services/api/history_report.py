@@ -19,7 +19,9 @@ CLAIM_COLUMNS = (
     ("from_date", "From"),
     ("thru_date", "Thru"),
     ("amount", "Amount"),
+    ("eligible", "Eligible"),
 )
+COB_COLUMNS = (("oop_amount", "OOP amount"),)  # the COB detail's out-of-pocket amount (4.5)
 DAY_COLUMNS = (
     ("date", "Date"),
     ("day_number", "Day"),
@@ -31,18 +33,26 @@ DAY_COLUMNS = (
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, date | Decimal):
         return str(value)
     return str(value)
+
+
+def _claim_columns(body: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The claim columns; a COB accumulator (the row with a bank amount) adds its OOP amount."""
+    return CLAIM_COLUMNS + (COB_COLUMNS if "bank_amount" in body["accumulator"] else ())
 
 
 def claims_csv(body: dict[str, Any]) -> str:
     """One row per claim line that applied to the accumulator (days follow, for day counters)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([key for key, _ in CLAIM_COLUMNS])
+    columns = _claim_columns(body)
+    writer.writerow([key for key, _ in columns])
     for claim in body["claims"]:
-        writer.writerow([_text(claim[key]) for key, _ in CLAIM_COLUMNS])
+        writer.writerow([_text(claim[key]) for key, _ in columns])
     if body["days"]:
         writer.writerow([])
         writer.writerow([key for key, _ in DAY_COLUMNS])
@@ -64,7 +74,12 @@ def _table(columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]], uni
         cells = []
         for key, _ in columns:
             value = row[key]
-            text = _money(value, unit) if key == "amount" else _text(value)
+            if key == "amount":
+                text = _money(value, unit)
+            elif key == "oop_amount":
+                text = _money(value, "money")
+            else:
+                text = _text(value)
             cells.append(f'<td class="{key}">{escape(text)}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     empty = f'<tr><td colspan="{len(columns)}" class="empty">None</td></tr>'
@@ -89,7 +104,7 @@ table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nu
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #ddd; }
 th { font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: #444;
      border-bottom: 1.5px solid #1a1a1a; }
-.amount, .line_number, .day_number, .coinsurance_percent { text-align: right; }
+.amount, .oop_amount, .line_number, .day_number, .coinsurance_percent { text-align: right; }
 tbody tr:nth-child(even) { background: #f6f6f6; }
 td.empty { color: #777; font-style: italic; }
 footer { margin-top: 2rem; font-size: .8rem; color: #666; border-top: 1px solid #ccc;
@@ -154,7 +169,7 @@ effective {escape(str(body["effective_date"]))}</p>
 <p class="sub">{escape(details)}</p>
 <dl class="summary">{summary}</dl>
 <h2>Claims applied</h2>
-{_table(CLAIM_COLUMNS, body["claims"], unit)}
+{_table(_claim_columns(body), body["claims"], unit)}
 {days}
 <footer>benefit-ledger · printed {escape(printed.strftime("%Y-%m-%d %H:%M UTC"))} ·
 ledger position {body["position"]} · applied counts paid and released claims only</footer>

@@ -7,7 +7,8 @@ from datetime import date
 from typing import Any
 
 from services.ledger.errors import ProblemList
-from services.projections.core.claims import enrollment_on
+from services.projections.core.claim_schedules import schedule_of_claim_data
+from services.projections.core.claims import Schedule
 from services.projections.core.facts import MemberFacts
 from services.projections.core.periods import MAX_PERIODS
 
@@ -140,24 +141,11 @@ def _enrolled(facts: MemberFacts, index: int, data: dict[str, Any], problems: Pr
 
 
 def claim_line_problems(
-    facts: MemberFacts,
-    index: int,
-    plan_type: str,
-    lines: list[dict[str, Any]],
-    problems: ProblemList,
+    schedule: Schedule, index: int, lines: list[dict[str, Any]], problems: ProblemList
 ) -> None:
-    """Each line falls in an enrollment of the plan type and applies that schedule's codes."""
+    """The codes each line applies are the claim's schedule's (for its network, with the illness
+    or tooth an accumulator is kept per)."""
     for number, line in enumerate(lines):
-        day = date.fromisoformat(line["from_date"])
-        enrolled = enrollment_on(facts.enrollments, facts.schedules, day, plan_type)
-        if not enrolled:
-            problems.add(
-                index,
-                f"data.lines.{number}.from_date",
-                f"the member is not enrolled in a {plan_type} plan on {day}",
-            )
-            continue
-        schedule = enrolled[0][1]
         network = line.get("network", "in")
         for position, applied in enumerate(line.get("applied", ())):
             code = applied["accumulator_code"]
@@ -178,10 +166,24 @@ def claim_line_problems(
             problems.add(index, field, problem)
 
 
+def claim_problems(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> str | None:
+    """A new claim counts in exactly one schedule (4.1) and applies that schedule's codes; the
+    schedule's id, or None when the claim is refused."""
+    choice = schedule_of_claim_data(facts.enrollments, facts.schedules, data)
+    if choice.problem is not None or choice.schedule_id is None:
+        problems.add(index, f"data.{choice.field}", choice.problem or "no schedule")
+        return None
+    before = len(problems.problems)
+    claim_line_problems(facts.schedules[choice.schedule_id], index, data["lines"], problems)
+    return choice.schedule_id if len(problems.problems) == before else None
+
+
 def _claim_adjudicated(
     facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
 ) -> None:
-    claim_line_problems(facts, index, data["plan_type"], data["lines"], problems)
+    claim_problems(facts, index, data, problems)
 
 
 def _claim_changed(
@@ -190,8 +192,12 @@ def _claim_changed(
     claim = facts.claims[data["claim_id"]]
     if claim.voided:
         problems.add(index, "data.claim_id", "the claim is voided")
-    elif "lines" in data:
-        claim_line_problems(facts, index, claim.plan_type, data["lines"], problems)
+    elif "lines" in data:  # an adjustment keeps the claim's schedule
+        schedule = facts.schedules.get(claim.schedule_id) if claim.schedule_id else None
+        if schedule is None:
+            problems.add(index, "data.claim_id", "the claim counts in no schedule")
+        else:
+            claim_line_problems(schedule, index, data["lines"], problems)
 
 
 CHECKS: dict[str, Check] = {

@@ -7,19 +7,18 @@ accumulators) from the ledger on every query: `known_at` is the same path as now
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from services.ledger.errors import NotFoundError
-from services.projections.core.claims import (
-    Claim,
-    Enrollment,
-    Row,
-    Schedule,
-    accumulator_rows,
-    enrollment_on,
+from services.projections.core.claim_schedules import (
+    Plan,
+    default_effective_date,
+    plans_on,
+    select,
 )
+from services.projections.core.claims import Claim, Row, Schedule, accumulator_rows
 from services.projections.core.facts import MemberFacts
 from services.projections.queries import member_facts
 from services.projections.reads import Reader
@@ -27,40 +26,51 @@ from services.projections.reads import Reader
 
 @dataclass(frozen=True)
 class Selection:
-    """Which of the member's plans an answer covers (api.md query parameters)."""
+    """Which of the member's plans an answer covers, and for which date (api.md query parameters).
 
-    effective_date: date
-    plan_type: str | None = None
+    `effective_date` None: today, or the last day of the member's most recent enrollment when it
+    has none today (4.1).
+    """
+
+    effective_date: date | None
+    plan_types: tuple[str, ...] = ()
     schedule_id: str | None = None
     all_plans: bool = False
 
+    def on(self, facts: MemberFacts, today: date) -> Selection:
+        """The same selection with its effective date decided."""
+        if self.effective_date is not None:
+            return self
+        day = default_effective_date(
+            facts.enrollments, facts.schedules, today, self.plan_types, self.schedule_id
+        )
+        return replace(self, effective_date=day)
 
-def chosen(facts: MemberFacts, selection: Selection) -> list[tuple[Enrollment, Schedule]]:
-    """The enrollments in force on the date: one plan type (default: the first medical one, else
-    the first), one schedule, or all of them."""
-    enrolled = enrollment_on(facts.enrollments, facts.schedules, selection.effective_date)
-    if selection.schedule_id is not None:
-        return [(e, s) for e, s in enrolled if s.schedule_id == selection.schedule_id]
-    if selection.all_plans:
-        return enrolled
-    plan_type = selection.plan_type
-    if plan_type is None:
-        medical = [s.plan_type for _, s in enrolled if s.plan_type == "medical"]
-        plan_type = medical[0] if medical else (enrolled[0][1].plan_type if enrolled else None)
-    return [(e, s) for e, s in enrolled if s.plan_type == plan_type][:1]
+    @property
+    def day(self) -> date:
+        assert self.effective_date is not None, "decide the date first (Selection.on)"
+        return self.effective_date
+
+
+def chosen(facts: MemberFacts, selection: Selection, extra: Sequence[Claim] = ()) -> list[Plan]:
+    """The plans of the answer: the member's enrolled (then not enrolled but claimed) schedules on
+    the date, narrowed to one schedule, the plan types asked for, all, or the default one."""
+    plans = plans_on(
+        facts.enrollments, facts.schedules, [*facts.claims.values(), *extra], selection.day
+    )
+    return select(plans, selection.plan_types, selection.schedule_id, selection.all_plans)
 
 
 async def family_claims(
     reader: Reader,
     tenant: str,
     facts: MemberFacts,
-    enrollment: Enrollment,
+    family: str | None,
     schedule: Schedule,
     known_at: datetime | None,
 ) -> dict[str, list[Claim]]:
     """The member's claims, and its family's when the schedule has family accumulators."""
     claims = {facts.member_id: list(facts.claims.values())}
-    family = enrollment.family_id
     if family is None or not any(a.level == "family" for a in schedule.accumulators):
         return claims
     rows = await reader.fetch(
@@ -91,10 +101,12 @@ async def rows_for(
 ) -> list[Row]:
     """Every accumulator row of the chosen plans (with `extra` claims counted as the member's)."""
     rows: list[Row] = []
-    for enrollment, schedule in chosen(facts, selection):
-        claims = await family_claims(reader, tenant, facts, enrollment, schedule, known_at)
+    for plan in chosen(facts, selection, extra):
+        claims = await family_claims(reader, tenant, facts, plan.family_id, plan.schedule, known_at)
         claims[facts.member_id] = [*claims[facts.member_id], *extra]
-        rows += accumulator_rows(schedule, claims, facts.member_id, selection.effective_date)
+        rows += accumulator_rows(
+            plan.schedule, claims, facts.member_id, selection.day, plan.eligible
+        )
     return rows
 
 
@@ -111,6 +123,7 @@ def row_item(row: Row) -> dict[str, Any]:
             "schedule_amount": accumulator.amount,
             "bank_amount": row.applied,
             "period": period,
+            "eligible": row.eligible,
         }
     return {
         "plan_type": schedule.plan_type,
@@ -127,6 +140,7 @@ def row_item(row: Row) -> dict[str, Any]:
         "applied_amount": row.applied,
         "remaining_amount": row.remaining,
         "period": period,
+        "eligible": row.eligible,
     }
 
 
@@ -142,6 +156,7 @@ def answer(member_id: str, effective_date: date, position: int, rows: list[Row])
 
 def detail(row: Row) -> dict[str, Any]:
     """One accumulator with the claims that applied to it and, for days, every day (4.5)."""
+    cob = row.accumulator.type == "cob"
     return {
         "accumulator": row_item(row),
         "claims": [
@@ -156,6 +171,9 @@ def detail(row: Row) -> dict[str, Any]:
                 "from_date": c.line.from_date,
                 "thru_date": c.line.thru_date,
                 "amount": c.amount,
+                "eligible": c.eligible,
+                # the COB detail's OOP amount: what the member owes on the line (4.1, 4.5)
+                "oop_amount": c.line.patient_responsibility if cob else None,
             }
             for c in row.contributions
         ],

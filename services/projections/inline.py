@@ -22,7 +22,13 @@ from services.projections.core.alerts import (
     renewal_alert,
     threshold_alerts,
 )
-from services.projections.core.claim_events import CLAIM_EVENT_TYPES, RowKey, claim_dates, rows_on
+from services.projections.core.claim_events import (
+    CLAIM_EVENT_TYPES,
+    RowKey,
+    claim_dates,
+    claim_schedules,
+    rows_on,
+)
 from services.projections.core.claim_events import changes as claim_changes
 from services.projections.core.claims import Claim, Row
 from services.projections.core.derived import Derived, from_change
@@ -113,27 +119,26 @@ class InlineBatch:
 
     def _claim_rows(
         self, projection: MemberProjection, event: LedgerEvent
-    ) -> tuple[str, set[date], dict[str, list[Claim]], dict[RowKey, Row]]:
-        """Before a claim event: its plan type, the dates it touches, the family's claims and the
-        member's rows there."""
+    ) -> tuple[set[str], set[date], dict[str, list[Claim]], dict[RowKey, Row]]:
+        """Before a claim event: the schedule it moves, the dates it touches, the family's claims
+        and the member's rows there."""
         facts = projection.facts
-        claim = facts.claims.get(event.data["claim_id"])
-        plan_type = claim.plan_type if claim is not None else event.data["plan_type"]
+        schedule_ids = claim_schedules(facts, event)
         days = claim_dates(facts, event)
         family = self._family_claims(facts)  # the event changes only this member's claims
-        return plan_type, days, family, rows_on(facts, plan_type, days, family)
+        return schedule_ids, days, family, rows_on(facts, schedule_ids, days, family)
 
     def _claim_changes(
         self,
         projection: MemberProjection,
         event: LedgerEvent,
-        plan_type: str,
+        schedule_ids: set[str],
         days: set[date],
         family: dict[str, list[Claim]],
         before: dict[RowKey, Row],
     ) -> None:
         facts = projection.facts
-        after = rows_on(facts, plan_type, days, family)
+        after = rows_on(facts, schedule_ids, days, family)
         changed, met = claim_changes(facts.member_id, before, after, event)
         self.accumulator_changes += [
             Derived(kind, data, event.position, event.recorded_at) for kind, data in changed

@@ -10,10 +10,11 @@ from typing import Any
 
 from contracts.accumulators import SimulateIn
 from services.ledger.errors import InvalidRequestError, Problem, ProblemList
-from services.ledger.rules import claim_line_problems
+from services.ledger.rules import claim_problems
 from services.projections import claim_queries, queries
 from services.projections.claim_queries import Selection
-from services.projections.core.claims import Claim, ClaimLine, Row, accumulator_rows, enrollment_on
+from services.projections.core.claim_schedules import family_of
+from services.projections.core.claims import Claim, ClaimLine, Row, Schedule, accumulator_rows
 from services.projections.core.costshare import LineIn, LineShare, Standing, share_line
 from services.projections.core.facts import MemberFacts
 from services.projections.reads import Reader
@@ -58,25 +59,39 @@ def _standing(row: Row, applied: Decimal | None) -> Standing:
     )
 
 
-def _problems(facts: MemberFacts, body: SimulateIn) -> None:
-    lines = [line.model_dump(mode="json", exclude_none=True) for line in body.claim.lines]
-    found = ProblemList()
-    claim_line_problems(facts, 0, body.claim.plan_type, lines, found)
-    if found.problems:
+def _check_member(member_id: str, body: SimulateIn) -> None:
+    """The claim may name its member; only the path's."""
+    named = body.claim.member_id
+    if named is not None and named != member_id:
         raise InvalidRequestError(
-            "the claim does not fit the member's enrollment",
+            "the claim is another member's",
+            [Problem(None, "claim.member_id", f"{named} differs from the path's {member_id}")],
+        )
+
+
+def _schedule(facts: MemberFacts, body: SimulateIn) -> Schedule:
+    """The one schedule the claim would count in, as the ledger would decide it on recording
+    (4.1); 422 `invalid_request` with fields `claim...` where it would be refused."""
+    found = ProblemList()
+    data = body.claim.model_dump(mode="json", exclude_none=True)
+    schedule_id = claim_problems(facts, 0, data, found)
+    if found.problems or schedule_id is None:
+        raise InvalidRequestError(
+            "the claim does not fit the member",
             [
                 Problem(None, p.field.replace("data.", "claim.", 1), p.problem)
                 for p in found.problems
             ],
         )
+    return facts.schedules[schedule_id]
 
 
 async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn) -> dict[str, Any]:
-    facts = await queries.member_facts(reader, tenant, member_id, None)
-    _problems(facts, body)
-    position = await queries.position_of(reader, tenant, None)
     given = body.claim
+    _check_member(member_id, body)  # a body problem, answered before any 404
+    facts = await queries.member_facts(reader, tenant, member_id, None)
+    schedule = _schedule(facts, body)
+    position = await queries.position_of(reader, tenant, None)
     lines = sorted(
         (ClaimLine.from_json(line.model_dump(mode="json")) for line in given.lines),
         key=lambda line: (line.from_date, line.line_number),
@@ -86,22 +101,38 @@ async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn
         reference_number=given.reference_number,
         member_id=member_id,
         plan_type=given.plan_type,
+        schedule_id=schedule.schedule_id,
         billing_provider=given.billing_provider,
         status="paid",
-        release_date=None,
+        release_date=given.release_date,
         lines=(),
         position=SIMULATED_POSITION,
     )
+    family = family_of(facts.enrollments, facts.schedules, schedule.schedule_id, lines[0].from_date)
+    claims = await claim_queries.family_claims(reader, tenant, facts, family, schedule, None)
+    claim, shares = share_claim_lines(schedule, claims, member_id, claim, lines)
+    effective = body.effective_date or lines[0].from_date
+    chosen = Selection(effective, schedule_id=schedule.schedule_id)
+    rows = await claim_queries.rows_for(reader, tenant, facts, chosen, None, extra=[claim])
+    return {
+        **claim_queries.answer(member_id, effective, position, rows),
+        "claim_lines": [_line_out(s) for s in shares],
+    }
+
+
+def share_claim_lines(
+    schedule: Schedule,
+    claims: dict[str, list[Claim]],
+    member_id: str,
+    claim: Claim,
+    lines: list[ClaimLine],
+) -> tuple[Claim, list[LineShare]]:
+    """Each line in date order against the accumulators as the earlier claims and lines left
+    them (4.4); returns the claim with every line counted and each line's share."""
     shares: list[LineShare] = []
     for line in lines:
-        enrollment, schedule = enrollment_on(
-            facts.enrollments, facts.schedules, line.from_date, given.plan_type
-        )[0]
-        claims = await claim_queries.family_claims(
-            reader, tenant, facts, enrollment, schedule, None
-        )
-        claims[member_id] = [*claims[member_id], claim]
-        rows = accumulator_rows(schedule, claims, member_id, line.from_date)
+        counted = {**claims, member_id: [*claims[member_id], claim]}
+        rows = accumulator_rows(schedule, counted, member_id, line.from_date)
         share = share_line(
             LineIn(
                 line.line_number, line.from_date, line.thru_date, line.allowed_amount, line.days
@@ -115,25 +146,19 @@ async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn
             line = replace(line, applied={k: v for k, v in share.applied.items()})
         claim = replace(claim, lines=(*claim.lines, line))
         shares.append(share)
-    effective = body.effective_date or lines[0].from_date
-    rows = await claim_queries.rows_for(
-        reader, tenant, facts, Selection(effective, given.plan_type), None, extra=[claim]
-    )
+    return claim, shares
+
+
+def _line_out(share: LineShare) -> dict[str, Any]:
     return {
-        **claim_queries.answer(member_id, effective, position, rows),
-        "claim_lines": [
-            {
-                "line_number": s.line_number,
-                "deductible": s.deductible,
-                "coinsurance": s.coinsurance,
-                "member_total": s.member_total,
-                "plan_paid": s.plan_paid,
-                "uncovered_days": s.uncovered_days,
-                "applied": [
-                    {"accumulator_code": code, "amount": amount}
-                    for code, amount in sorted(s.applied.items())
-                ],
-            }
-            for s in shares
+        "line_number": share.line_number,
+        "deductible": share.deductible,
+        "coinsurance": share.coinsurance,
+        "member_total": share.member_total,
+        "plan_paid": share.plan_paid,
+        "uncovered_days": share.uncovered_days,
+        "applied": [
+            {"accumulator_code": code, "amount": amount}
+            for code, amount in sorted(share.applied.items())
         ],
     }

@@ -978,15 +978,21 @@ async def test_simulate_for_a_member_not_enrolled(client: httpx.AsyncClient, ten
         enrolled(ended, end_date="2026-03-31"),
     )
     stored = tenant.ledger_count()
-    for who, plan_type in ((member, "medical"), (ended, "medical"), (ended, "vision")):
+    # no enrollment of the plan type at all: the claim would have to name its schedule
+    for who, plan_type in ((member, "medical"), (ended, "vision")):
         answer = await simulate(
             client, tenant, who, line("2026-05-01", allowed="100.00"), plan_type=plan_type
         )
         assert answer.status_code == 422, answer.text
-        details = answer.json()["error"]["details"]
-        assert details, answer.text
-        assert all(d["field"].startswith("claim.lines") for d in details), details
-        assert details[0]["field"] == "claim.lines.0.from_date"
+        [problem] = answer.json()["error"]["details"]
+        assert problem["field"] == "claim.plan_type", problem
+        assert f"no {plan_type} enrollment" in problem["problem"]
+    # after the enrollment ended: counted in it, as the ledger would record it (4.1)
+    body = await simulated(
+        client, tenant, ended, line("2026-05-01", allowed="100.00"), effective="2026-05-01"
+    )
+    assert by_code(body)["DED"]["eligible"] is False
+    assert figures(by_code(body)["DED"]) == (100, 400)
     # an unknown code in applied is refused the same way
     answer = await simulate(client, tenant, ended, line("2026-02-01", {"NOPE": "1"}))
     assert answer.status_code == 422, answer.text
@@ -1262,17 +1268,40 @@ BAD_EVENTS: dict[str, tuple[list[dict[str, Any]], str]] = {
         [schedule("S2", [acc("DED", "deductible", "1"), acc("MAX", "maximum", "100")])],
         "data.accumulators.1",
     ),
-    "claim for another plan type": (
+    "claim for a plan type the member has no enrollment of": (
         [claim("c-new", SETUP_MEMBER, bad_line(), plan_type="dental")],
-        "data.lines.0.from_date",
-    ),
-    "claim before the enrollment": (
-        [claim("c-new", SETUP_MEMBER, bad_line(from_date="2025-12-31", thru_date="2025-12-31"))],
-        "data.lines.0.from_date",
+        "data.plan_type",
     ),
     "claim for a member never enrolled": (
         [claim("c-new", "m-stranger", bad_line())],
-        "data.lines.0.from_date",
+        "data.plan_type",
+    ),
+    "two schedules covering a claim without schedule_id": (
+        [
+            schedule("MED2", [acc("DED", "deductible", "100")]),
+            enrolled(SETUP_MEMBER, "MED2"),
+            claim("c-new", SETUP_MEMBER, bad_line()),
+        ],
+        "data.schedule_id",
+    ),
+    "claim naming an unknown schedule": (
+        [claim("c-new", SETUP_MEMBER, bad_line(), schedule_id="NOPE")],
+        "data.schedule_id",
+    ),
+    "claim naming a schedule of another plan type": (
+        [
+            schedule("DEN", [acc("DED", "deductible", "50")], plan_type="dental"),
+            claim("c-new", SETUP_MEMBER, bad_line(), schedule_id="DEN"),
+        ],
+        "data.schedule_id",
+    ),
+    "negative patient_responsibility": (
+        [claim("c-new", SETUP_MEMBER, bad_line(patient_responsibility="-0.01"))],
+        "data.lines.0.patient_responsibility",
+    ),
+    "patient_responsibility beyond cents": (
+        [claim("c-new", SETUP_MEMBER, bad_line(patient_responsibility="1.001"))],
+        "data.lines.0.patient_responsibility",
     ),
     "status_changed for an unknown claim": ([status_changed("c-nope", "paid")], "data.claim_id"),
     "voided for an unknown claim": ([voided("c-nope")], "data.claim_id"),
@@ -1286,9 +1315,9 @@ BAD_EVENTS: dict[str, tuple[list[dict[str, Any]], str]] = {
         "data.claim_id",
     ),
     "status change of a voided claim": ([status_changed("c-void", "paid")], "data.claim_id"),
-    "adjusted lines outside the enrollment": (
-        [adjusted("c-paid", bad_line(from_date="2025-12-01", thru_date="2025-12-01"))],
-        "data.lines.0.from_date",
+    "adjusted lines applying a code of no schedule": (
+        [adjusted("c-paid", bad_line(applied=[{"accumulator_code": "NOPE", "amount": "1"}]))],
+        "data.lines.0.applied.0.accumulator_code",
     ),
     "adjustment of a voided claim": ([adjusted("c-void", bad_line())], "data.claim_id"),
     "void of a voided claim": ([voided("c-void")], "data.claim_id"),

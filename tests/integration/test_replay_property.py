@@ -3,14 +3,17 @@ rebuild from the ledger.
 
 Random histories of one or two members of a fresh tenant (payer and tenant settings changes,
 grants, amendments, voids, service removals, visits in every state, with and without an
-authorization number) are recorded in random batches through `Ledger.append`, with a clock that
-runs from before the first visit to half way through the window, so confirmations land both
-inside their period and after it ended (a day that depends on the tenant's time zone). Most
-events refer to lines and visits generated before them; now and then one is refused.
+authorization number, and claims accumulators: schedules, enrollments, claims inside and outside
+eligibility, with and without `schedule_id`, their changes; see `replay_claims.py`) are recorded
+in random batches through `Ledger.append`, with a clock that runs from before the first visit to
+half way through the window, so confirmations land both inside their period and after it ended
+(a day that depends on the tenant's time zone). Most events refer to lines and visits generated
+before them; now and then one is refused.
 
 After every batch:
-- a recorded batch: every member's stored rows equal a replay of its events from the ledger, and
-  sending the same batch again is answered `duplicate` and stores nothing;
+- a recorded batch: every member's stored rows equal a replay of its events from the ledger, the
+  `accumulator.changed` events stored so far equal those derived again from the ledger event by
+  event, and sending the same batch again is answered `duplicate` and stores nothing;
 - a refused batch (`LedgerError`, e.g. amending a voided line): the tenant's ledger and read model
   are unchanged.
 At the end a recalculation of the tenant checks every member and corrects none.
@@ -38,6 +41,7 @@ from services.projections.core.serialize import MemberRows, member_rows
 from services.projections.inline import InlineProjector
 from services.projections.runner import read_member, recalculate, replay
 from tests.conftest import new_tenant
+from tests.integration.replay_claims import ClaimsHistory, rederived_changes, stored_changes
 
 START = date(2026, 1, 4)  # a Sunday; lines and visits fall in the ten weeks from here
 WINDOW_DAYS = 70
@@ -66,6 +70,7 @@ KINDS = (
     ("new visit", 6),
     ("visit change", 7),
     ("coverage", 2),
+    ("claims", 8),
 )
 
 Event = dict[str, Any]
@@ -119,6 +124,16 @@ class _History:
         self.frequency_of = {number: draw(st.sampled_from(FREQUENCIES)) for number in NUMBERS}
         self.lines: dict[str, _Line] = {}
         self.visits: dict[str, int] = {}  # id -> day offset
+        self.claims = ClaimsHistory(self, _event, _day)
+
+    def rarely(self) -> bool:
+        return _rarely(self.draw)
+
+    def fresh(self, known: list[str], prefix: str) -> str:
+        return self._fresh(known, prefix)
+
+    def reference(self, known: list[str], prefix: str) -> str:
+        return self._reference(known, prefix)
 
     def _reference(self, known: list[str], prefix: str) -> str:
         """Mostly an id generated before; now and then a new one (refused as unknown)."""
@@ -327,6 +342,7 @@ def _step(draw: st.DrawFn, history: _History) -> Step:
         "new visit": history.new_visit,
         "visit change": history.visit_change,
         "coverage": history.coverage,
+        "claims": history.claims.step,
     }
     return makers[draw(kinds)](), draw(endings), draw(hours)
 
@@ -337,6 +353,8 @@ def histories(draw: st.DrawFn) -> tuple[tuple[str, ...], list[Step]]:
     history = _History(draw)
     opening = [history.settings(payer) for payer in PAYERS if draw(st.integers(0, 3)) > 0]
     opening.append(history.grant())
+    if draw(st.integers(0, 3)) > 0:
+        opening += history.claims.opening()
     steps = [(event_, draw(endings), draw(hours)) for event_ in opening]
     steps += draw(st.lists(_step(history), min_size=MIN_EVENTS, max_size=MAX_EVENTS))
     return history.members, steps
@@ -432,6 +450,7 @@ def check_replay_equality(store: Store, members: tuple[str, ...], steps: list[St
         assert [o.status for o in outcomes] == ["recorded"] * len(batch)
         assert ledger_count(store.connection, tenant) == count + len(batch)
         assert_rebuild_equals_stored(store, tenant, members)
+        assert_claims_feed_equals_rederived(store, tenant)
         if resend:
             after = stored_rows(store, tenant, members)
             again = store.ledger.append(
@@ -446,7 +465,15 @@ def check_replay_equality(store: Store, members: tuple[str, ...], steps: list[St
             assert ledger_count(store.connection, tenant) == count + len(batch)
             assert stored_rows(store, tenant, members) == after
     with_events = assert_rebuild_equals_stored(store, tenant, members)
+    assert_claims_feed_equals_rederived(store, tenant)
     assert recalculate(store.connection, tenant) == (with_events, 0)
+
+
+def assert_claims_feed_equals_rederived(store: Store, tenant: str) -> None:
+    stored = stored_changes(store.connection, tenant)
+    assert stored == rederived_changes(store.connection, tenant), "accumulator.changed differ"
+    if stored:
+        event("claims moved accumulators")
 
 
 COMMON = {

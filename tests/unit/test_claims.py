@@ -29,6 +29,7 @@ from services.projections.core.claim_events import (
     ACCUMULATOR_MET,
     changes,
     claim_dates,
+    claim_schedules,
     rows_on,
 )
 from services.projections.core.claims import (
@@ -170,6 +171,7 @@ class Ledger:
         status: str = "paid",
         plan_type: str = PLAN,
         release: date | None = None,
+        schedule_id: str | None = None,
     ) -> LedgerEvent:
         data: dict[str, Any] = {
             "claim_id": claim_id,
@@ -182,6 +184,8 @@ class Ledger:
         }
         if release is not None:
             data["release_date"] = release.isoformat()
+        if schedule_id is not None:
+            data["schedule_id"] = schedule_id
         return self.add("claim.adjudicated", **data)
 
     def status(self, claim_id: str, status: str, release: date | None = None) -> LedgerEvent:
@@ -247,8 +251,9 @@ def test_builders_write_data_as_the_ledger_normalizes_it() -> None:
     ledger.adjudicate(
         "c1",
         line(DAY, applies(DED="12.50", SNF=3), days=3, illness="J18"),
-        line(DAY, applies(BEN="80.25"), number=2, tooth="14"),
+        {**line(DAY, applies(BEN="80.25"), number=2, tooth="14"), "patient_responsibility": "3.10"},
         release=DAY,
+        schedule_id=SCHEDULE,
     )
     ledger.status("c1", "released", release=DAY)
     ledger.adjust("c1", line(DAY, applies(DED="10.00")))
@@ -734,12 +739,11 @@ def test_enrollment_on_from_folded_events() -> None:
 
 def step(facts: MemberFacts, event: LedgerEvent) -> tuple[list[tuple[str, dict]], list]:
     """Fold one claim event in, as the ledger does, and judge what it changed."""
-    claim = facts.claims.get(event.data["claim_id"])
-    plan_type = claim.plan_type if claim is not None else event.data["plan_type"]
+    schedule_ids = claim_schedules(facts, event)
     days = claim_dates(facts, event)
-    before = rows_on(facts, plan_type, days, {})
+    before = rows_on(facts, schedule_ids, days, {})
     facts.apply(event)
-    return changes(facts.member_id, before, rows_on(facts, plan_type, days, {}), event)
+    return changes(facts.member_id, before, rows_on(facts, schedule_ids, days, {}), event)
 
 
 def test_a_paid_claim_changes_the_rows_it_applies_to() -> None:
@@ -994,6 +998,7 @@ def test_days_are_numbered_in_calendar_order_whatever_the_order_of_adjudication(
             reference_number=claim_id,
             member_id="m",
             plan_type="medical",
+            schedule_id="S",
             billing_provider="P",
             status="paid",
             release_date=None,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.accumulators import AccumulatorDetail, AccumulatorList, SimulateIn, SimulationOut
@@ -18,24 +18,40 @@ from services.projections.claim_queries import Selection
 from services.projections.simulate import simulate
 
 router = APIRouter(tags=["claims accumulators"])
+MAX_PLAN_TYPES = 20  # distinct plan_type values one summary may ask for
 
 
 def selection(
     effective_date: str | None,
-    plan_type: str | None,
+    plan_types: list[str] | None,
     schedule_id: str | None,
     all_plans: bool,
 ) -> Selection:
-    return Selection(
-        parse_date("effective_date", effective_date), plan_type, schedule_id, all_plans
-    )
+    """The query's plans; without an effective_date it is decided from the member's enrollments
+    (`Selection.on`: today, or the last day of its most recent enrollment)."""
+    day = parse_date("effective_date", effective_date) if effective_date is not None else None
+    distinct = tuple(dict.fromkeys(plan_types or ()))
+    if len(distinct) > MAX_PLAN_TYPES:
+        raise InvalidRequestError(
+            "too many plan types",
+            [Problem(None, "plan_type", f"at most {MAX_PLAN_TYPES} distinct plan types")],
+        )
+    return Selection(day, distinct, schedule_id, all_plans)
+
+
+def today() -> date:
+    return utc_now().date()
 
 
 @router.get("/v1/members/{member_id}/accumulators", response_model=AccumulatorList)
 async def list_accumulators(
     member_id: str,
     effective_date: str | None = None,
-    plan_type: str | None = None,
+    plan_type: list[str] | None = Query(
+        default=None,
+        description="One plan type, or several (plan_type=medical&plan_type=dental): the first "
+        "schedule of each. Default: the member's first medical plan on the date, else its first.",
+    ),
     schedule_id: str | None = None,
     all_plans: bool = False,
     known_at: str | None = None,
@@ -43,13 +59,15 @@ async def list_accumulators(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """Applied and remaining of each accumulator in the benefit period holding effective_date
-    (plan type default: the member's first medical enrollment in force on the date)."""
-    chosen = selection(effective_date, plan_type, schedule_id, all_plans)
+    (default today, or the last day of the member's most recent enrollment when it has none
+    today); rows of schedules the member is not enrolled in on the date carry eligible false."""
+    asked = selection(effective_date, plan_type, schedule_id, all_plans)
     moment = parse_known_at(known_at)
     position = await queries.position_of(ctx.reader, caller.tenant, moment)
     facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
+    chosen = asked.on(facts, today())
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
-    return claim_queries.answer(member_id, chosen.effective_date, position, rows)
+    return claim_queries.answer(member_id, chosen.day, position, rows)
 
 
 @router.post("/v1/members/{member_id}/accumulators/simulate", response_model=SimulationOut)
@@ -89,10 +107,12 @@ async def accumulator_claims(
         raise InvalidRequestError(
             "format must be json, csv or html", [Problem(None, "format", f"unknown: {format!r}")]
         )
-    chosen = selection(effective_date, plan_type, schedule_id, all_plans=plan_type is None)
+    plan_types = [plan_type] if plan_type is not None else None
+    asked = selection(effective_date, plan_types, schedule_id, all_plans=plan_type is None)
     moment = parse_known_at(known_at)
     position = await queries.position_of(ctx.reader, caller.tenant, moment)
     facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
+    chosen = asked.on(facts, today())
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
     matching = [
         r
@@ -102,12 +122,10 @@ async def accumulator_claims(
         and (tooth is None or r.tooth == tooth)
     ]
     if not matching:
-        raise NotFoundError(
-            f"no accumulator {code!r} for member {member_id!r} on {chosen.effective_date}"
-        )
+        raise NotFoundError(f"no accumulator {code!r} for member {member_id!r} on {chosen.day}")
     body = {
         "member_id": member_id,
-        "effective_date": chosen.effective_date,
+        "effective_date": chosen.day,
         "position": position,
         **claim_queries.detail(matching[0]),
     }

@@ -13,6 +13,7 @@ from services.projections.core.benefits import (
     PeriodRule,
     Verification,
 )
+from services.projections.core.claim_schedules import ineligible_lines, schedule_of_claim_data
 from services.projections.core.claims import Claim, ClaimLine, Enrollment, Schedule
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def coverage_ended(facts: MemberFacts, event: LedgerEvent) -> None:
 def schedule_defined(facts: MemberFacts, event: LedgerEvent) -> None:
     schedule = Schedule.from_json(event.data)  # a redefinition replaces the schedule
     facts.schedules[schedule.schedule_id] = schedule
+    _judge_claims(facts)  # its dates decide which claim lines were eligible
 
 
 def enrolled(facts: MemberFacts, event: LedgerEvent) -> None:
@@ -96,15 +98,26 @@ def enrolled(facts: MemberFacts, event: LedgerEvent) -> None:
             event.position,
         )
     )
+    _judge_claims(facts)
+
+
+def _judge_claims(facts: MemberFacts) -> None:
+    """Which lines of the member's claims its enrollments cover (they may be recorded later)."""
+    for claim in facts.claims.values():
+        claim.ineligible_lines = ineligible_lines(claim, facts.enrollments, facts.schedules)
 
 
 def claim_adjudicated(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
-    facts.claims[d["claim_id"]] = Claim(
+    # the schedule is decided once, from the enrollments known now (4.1); the ledger refused the
+    # claim where the choice has a problem, so a problem here is a claim of an older release
+    choice = schedule_of_claim_data(facts.enrollments, facts.schedules, d)
+    claim = facts.claims[d["claim_id"]] = Claim(
         claim_id=d["claim_id"],
         reference_number=d["reference_number"],
         member_id=d["member_id"],
         plan_type=d["plan_type"],
+        schedule_id=choice.schedule_id,
         billing_provider=d["billing_provider"],
         status=d["status"],
         release_date=event.day_or_none("release_date"),
@@ -112,6 +125,7 @@ def claim_adjudicated(facts: MemberFacts, event: LedgerEvent) -> None:
         position=event.position,
         events=[event.event_id],
     )
+    claim.ineligible_lines = ineligible_lines(claim, facts.enrollments, facts.schedules)
 
 
 def claim_status_changed(facts: MemberFacts, event: LedgerEvent) -> None:
@@ -125,6 +139,7 @@ def claim_status_changed(facts: MemberFacts, event: LedgerEvent) -> None:
 def claim_adjusted(facts: MemberFacts, event: LedgerEvent) -> None:
     claim = facts.claims[event.data["claim_id"]]
     claim.lines = tuple(ClaimLine.from_json(line) for line in event.data["lines"])
+    claim.ineligible_lines = ineligible_lines(claim, facts.enrollments, facts.schedules)
     claim.events.append(event.event_id)
 
 

@@ -11,7 +11,8 @@ from datetime import date
 from typing import Any
 
 from services.projections.core.alerts import Alert
-from services.projections.core.claims import Claim, Row, accumulator_rows, enrollment_on
+from services.projections.core.claim_schedules import schedule_of_claim_data
+from services.projections.core.claims import Claim, Row, accumulator_rows
 from services.projections.core.facts import LedgerEvent, MemberFacts
 
 ACCUMULATOR_CHANGED = "accumulator.changed"
@@ -32,19 +33,35 @@ def claim_dates(facts: MemberFacts, event: LedgerEvent) -> set[date]:
     return days
 
 
+def claim_schedules(facts: MemberFacts, event: LedgerEvent) -> set[str]:
+    """The schedule a claim event moves (before the event is folded in): the claim's own, or the
+    one a new claim will count in (4.1)."""
+    claim = facts.claims.get(event.data["claim_id"])
+    if claim is not None:
+        schedule_id = claim.schedule_id
+    else:
+        schedule_id = schedule_of_claim_data(
+            facts.enrollments, facts.schedules, event.data
+        ).schedule_id
+    return {schedule_id} if schedule_id is not None else set()
+
+
 def rows_on(
     facts: MemberFacts,
-    plan_type: str,
+    schedule_ids: set[str],
     days: set[date],
     family: Mapping[str, list[Claim]],
 ) -> dict[RowKey, Row]:
-    """The member's accumulator rows of the periods holding `days`."""
+    """The member's accumulator rows of these schedules in the periods holding `days`."""
     found: dict[RowKey, Row] = {}
     claims = {**family, facts.member_id: list(facts.claims.values())}
-    for day in sorted(days):
-        for _, schedule in enrollment_on(facts.enrollments, facts.schedules, day, plan_type)[:1]:
+    for schedule_id in sorted(schedule_ids):
+        schedule = facts.schedules.get(schedule_id)
+        if schedule is None:
+            continue
+        for day in sorted(days):
             for row in accumulator_rows(schedule, claims, facts.member_id, day):
-                key = (schedule.schedule_id, row.accumulator.code, row.illness, row.tooth)
+                key = (schedule_id, row.accumulator.code, row.illness, row.tooth)
                 found[(*key, row.period_start)] = row
     return found
 

@@ -130,9 +130,11 @@ class ClaimLine:
     illness: str | None
     tooth: str | None
     applied: Mapping[str, Decimal]
+    patient_responsibility: Decimal | None = None  # what the member owes, as adjudicated
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ClaimLine:
+        owed = data.get("patient_responsibility")
         return cls(
             line_number=int(data["line_number"]),
             from_date=date.fromisoformat(data["from_date"]),
@@ -143,17 +145,25 @@ class ClaimLine:
             illness=data.get("illness"),
             tooth=data.get("tooth"),
             applied={a["accumulator_code"]: Decimal(a["amount"]) for a in data.get("applied", ())},
+            patient_responsibility=Decimal(owed) if owed is not None else None,
         )
 
 
 @dataclass
 class Claim:
-    """The latest version of a claim: its lines replaced by adjustments, its last status."""
+    """The latest version of a claim: its lines replaced by adjustments, its last status.
+
+    `schedule_id` is the one schedule it counts in (4.1), decided when it was adjudicated; None
+    only for a claim recorded before that rule whose member had no enrollment of its plan type.
+    `ineligible_lines` are the line numbers whose from-date the member's enrollment in that
+    schedule does not cover (kept up to date as enrollments and schedules are folded in).
+    """
 
     claim_id: str
     reference_number: str
     member_id: str
     plan_type: str
+    schedule_id: str | None
     billing_provider: str
     status: str
     release_date: date | None
@@ -161,10 +171,16 @@ class Claim:
     position: int  # of its adjudication: the order claims were applied in
     voided: bool = False
     events: list[str] = field(default_factory=list)
+    ineligible_lines: frozenset[int] = frozenset()
 
     @property
     def counts(self) -> bool:
         return not self.voided and self.status in COUNTED_STATUSES
+
+    @property
+    def first_from_date(self) -> date:
+        """The from-date of its first line in date order: it picks the claim's schedule."""
+        return min(line.from_date for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,11 @@ class Contribution:
     claim: Claim
     line: ClaimLine
     amount: Decimal
+
+    @property
+    def eligible(self) -> bool:
+        """The member was enrolled in the claim's schedule on the line's from-date."""
+        return self.line.line_number not in self.claim.ineligible_lines
 
 
 @dataclass(frozen=True)
@@ -197,6 +218,7 @@ class Row:
     period_end: date | None
     applied: Decimal
     contributions: tuple[Contribution, ...]
+    eligible: bool = True  # the member is enrolled in the schedule on the effective date
 
     @property
     def remaining(self) -> Decimal:
@@ -247,11 +269,14 @@ def accumulator_rows(
     claims: Mapping[str, Iterable[Claim]],
     member_id: str,
     effective_date: date,
+    eligible: bool = True,
 ) -> list[Row]:
     """The schedule's accumulators for the period holding `effective_date`.
 
     `claims` maps the member, and the other members of its family, to their claims; family
-    accumulators count all of them, individual ones the member's own.
+    accumulators count all of them, individual ones the member's own. Only claims that count in
+    this schedule are summed (a claim counts in exactly one, 4.1). `eligible` is carried onto
+    the rows.
     """
     start, end = schedule.period.period_of(effective_date)
     ordered = sorted(
@@ -259,7 +284,7 @@ def accumulator_rows(
             (claim.position, owner, claim)
             for owner, owned in claims.items()
             for claim in owned
-            if claim.counts and claim.plan_type == schedule.plan_type
+            if claim.counts and claim.schedule_id == schedule.schedule_id
         ),
         key=lambda item: item[0],
     )
@@ -289,6 +314,7 @@ def accumulator_rows(
                     end,
                     sum((c.amount for c in contributions), ZERO),
                     tuple(contributions),
+                    eligible,
                 )
             )
     return rows
