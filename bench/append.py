@@ -19,6 +19,7 @@ one in a database with FULL and one with NORMAL, take single appends in turn.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
@@ -133,7 +134,7 @@ def _warm(ledger: Ledger, samples: int, seed: int) -> dict[int, list[float]]:
     for _ in range(samples):
         for events in HISTORIES:
             visit = _visit(_member(events), _random_day(rng))
-            times[events].append(_timed(lambda visit=visit: _append(ledger, [visit])))
+            times[events].append(_timed(functools.partial(_append, ledger, [visit])))
     return times
 
 
@@ -147,7 +148,7 @@ def _cold(ledger: Ledger, other: Ledger, samples: int, seed: int) -> dict[int, l
         for events in HISTORIES:
             _append(other, [_visit("member-elsewhere", _random_day(rng))])
             visit = _visit(_member(events), _random_day(rng))
-            times[events].append(_timed(lambda visit=visit: _append(ledger, [visit])))
+            times[events].append(_timed(functools.partial(_append, ledger, [visit])))
     return times
 
 
@@ -238,7 +239,7 @@ def _synchronous(full: Ledger, normal: Ledger, samples: int) -> dict[str, float]
     for _ in range(samples):
         for name, ledger in (("full", full), ("normal", normal)):
             visit = _visit(_member(10), _random_day(rng))
-            times[name].append(_timed(lambda visit=visit, ledger=ledger: _append(ledger, [visit])))
+            times[name].append(_timed(functools.partial(_append, ledger, [visit])))
     figures: dict[str, float] = {}
     for name, found in times.items():
         figures[f"sqlite_append_one_event_p50_ms_{name}"] = round(median(found), 3)
