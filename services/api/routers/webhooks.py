@@ -185,14 +185,7 @@ async def get_webhook(
     caller: Principal = Depends(require("subscriber")),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
-    def work(connection: Connection) -> dict[str, Any] | None:
-        found = store.get_webhook(connection, caller.tenant, webhook_id)
-        return _shown(connection, found) if found is not None else None
-
-    shown = await _with_connection(ctx, work)
-    if shown is None:
-        raise _not_found(webhook_id)
-    return shown
+    return await _answer(ctx, webhook_id, lambda c: _current(c, caller.tenant, webhook_id))
 
 
 def _apply(connection: Connection, tenant: str, webhook_id: str, body: WebhookPatch) -> bool:
@@ -239,9 +232,21 @@ async def change_webhook(
         with connection.transaction(write=True):
             if not _apply(connection, caller.tenant, webhook_id, body):
                 return None
-        found = store.get_webhook(connection, caller.tenant, webhook_id)
-        return _shown(connection, found) if found is not None else None
+        return _current(connection, caller.tenant, webhook_id)
 
+    return await _answer(ctx, webhook_id, work)
+
+
+def _current(connection: Connection, tenant: str, webhook_id: str) -> dict[str, Any] | None:
+    """The endpoint as answered (with its delivery status), None when the tenant has none."""
+    found = store.get_webhook(connection, tenant, webhook_id)
+    return _shown(connection, found) if found is not None else None
+
+
+async def _answer(
+    ctx: Context, webhook_id: str, work: Callable[[Connection], dict[str, Any] | None]
+) -> dict[str, Any]:
+    """Run `work` on a connection; its None is the endpoint's 404."""
     shown = await _with_connection(ctx, work)
     if shown is None:
         raise _not_found(webhook_id)
