@@ -397,3 +397,20 @@ async def test_secrets_are_encrypted_at_rest_and_never_logged(
     for secret in (created["secret"], rotated["secret"], TEST_SECRET_KEY):
         assert secret not in logged
         assert secret.removeprefix("whsec_") not in logged
+
+
+def _stopped(metrics: str) -> float:
+    line = next(x for x in metrics.splitlines() if x.startswith("benefit_ledger_webhooks_stopped "))
+    return float(line.split()[1])
+
+
+async def test_metrics_count_the_stopped_endpoints(client, tenant, hooks, allow_private):
+    hook = await register(client, tenant, "http://127.0.0.1:9/hook")
+    before = _stopped((await client.get("/metrics")).text)
+
+    paused = await change(client, tenant, hook["id"], {"status": "paused"})
+
+    assert paused.status_code == 200, paused.text
+    assert _stopped((await client.get("/metrics")).text) == before + 1
+    await change(client, tenant, hook["id"], {"status": "active"})
+    assert _stopped((await client.get("/metrics")).text) == before

@@ -87,6 +87,9 @@ async def _ledger_figures(ctx: Context) -> tuple[list[tuple[str, str, Gauge]], d
     try:
         lag: ProjectionLag = await projection_lag(ctx.reader, now)
         relay_ages = await relay_lag_ages(ctx.reader, now)
+        stopped = await ctx.reader.fetch(
+            "SELECT COUNT(*) FROM webhooks WHERE status IN ('paused', 'disabled')"
+        )
     except InfrastructureError as error:
         log.warning("metrics without the database: %s", error.message)
         return [("database_up", "Whether the database answered this scrape.", 0)], {}
@@ -97,6 +100,12 @@ async def _ledger_figures(ctx: Context) -> tuple[list[tuple[str, str, Gauge]], d
             "projection_lag_seconds",
             "Age of the oldest event the projections do not reflect yet (0 when none).",
             lag.oldest_age_seconds,
+        ),
+        (
+            "webhooks_stopped",
+            "Webhook endpoints not delivering: paused after their retries or by hand, or "
+            "disabled by a 410 (all tenants; GET /v1/webhooks shows a tenant's own).",
+            int(stopped[0][0]),
         ),
     ]
     return figures, relay_ages
