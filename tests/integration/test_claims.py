@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -1670,3 +1672,21 @@ async def test_network_and_per_illness_accumulators_are_kept_apart_on_record(
         assert problem["field"] == "data.lines.0.applied.0.accumulator_code", name
         assert words in problem["problem"], name
     assert tenant.ledger_count() == stored
+
+
+async def test_the_default_effective_date_is_the_tenants_today(
+    client: httpx.AsyncClient, tenant: Tenant
+):
+    """Without effective_date an enrolled member's answer is for the tenant's local date (its
+    time_zone, section 3), not the UTC date: here the zones 14 hours ahead and 11 behind."""
+    member = new_member()
+    await record(client, tenant, schedule(), enrolled(member))
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        await record(client, tenant, event("tenant.settings_changed", time_zone=zone))
+        before = datetime.now(ZoneInfo(zone)).date()
+        answer = await client.get(
+            f"/v1/members/{member}/accumulators", headers=tenant.auth("reader")
+        )
+        after = datetime.now(ZoneInfo(zone)).date()
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["effective_date"] in {before.isoformat(), after.isoformat()}

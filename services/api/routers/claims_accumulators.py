@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.accumulators import AccumulatorDetail, AccumulatorList, SimulateIn, SimulationOut
-from services.api.deps import Context, context, parse_date, parse_known_at, require, utc_now
+from services.api.deps import (
+    Context,
+    context,
+    parse_date,
+    parse_known_at,
+    require,
+    tenant_as_of,
+    utc_now,
+)
 from services.api.history_report import claims_csv, claims_html
 from services.ledger.errors import InvalidRequestError, NotFoundError, Problem
 from services.ledger.keys import Principal
@@ -39,8 +47,9 @@ def selection(
     return Selection(day, distinct, schedule_id, all_plans)
 
 
-def today() -> date:
-    return utc_now().date()
+async def today(ctx: Context, tenant: str) -> date:
+    """The tenant's today: the date in its time zone (accumulation.md section 3)."""
+    return await tenant_as_of(ctx, tenant, None)
 
 
 @router.get("/v1/members/{member_id}/accumulators", response_model=AccumulatorList)
@@ -65,7 +74,7 @@ async def list_accumulators(
     moment = parse_known_at(known_at)
     position = await queries.position_of(ctx.reader, caller.tenant, moment)
     facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
-    chosen = asked.on(facts, today())
+    chosen = asked.on(facts, await today(ctx, caller.tenant))
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
     return claim_queries.answer(member_id, chosen.day, position, rows)
 
@@ -112,7 +121,7 @@ async def accumulator_claims(
     moment = parse_known_at(known_at)
     position = await queries.position_of(ctx.reader, caller.tenant, moment)
     facts = await queries.member_facts(ctx.reader, caller.tenant, member_id, moment)
-    chosen = asked.on(facts, today())
+    chosen = asked.on(facts, await today(ctx, caller.tenant))
     rows = await claim_queries.rows_for(ctx.reader, caller.tenant, facts, chosen, moment)
     matching = [
         r
