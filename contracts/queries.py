@@ -354,3 +354,19 @@ class LedgerEventOut(BaseModel):
 class LedgerEventsPage(BaseModel):
     items: list[LedgerEventOut]
     next_after: int = Field(description="Pass as `after` for the next page.")
+
+
+class TenantStatusOut(BaseModel):
+    """GET /v1/admin/status: the caller's tenant only (/readyz and /metrics show no tenant)."""
+
+    tenant: str
+    events: int = Field(description="The tenant's last position (positions are gap-free).")
+    projected_position: int = Field(description="The last position its read models reflect.")
+    lag: int = Field(description="events - projected_position")
+    lag_oldest_age_seconds: float = Field(
+        description="How long the first event not reflected yet has waited (0 when none)."
+    )
+    derived_events: int = Field(description="The tenant's last derived-event sequence.")
+    relay_lag: dict[str, int] = Field(
+        description="Per relay stream, the tenant's derived events not published yet."
+    )

@@ -6,7 +6,6 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 
 from contracts.queries import (
     ApiKeyIn,
@@ -15,6 +14,7 @@ from contracts.queries import (
     ApiKeyOut,
     RecalculateIn,
     RecalculateOut,
+    TenantStatusOut,
 )
 from services.api.deps import Context, context, require, utc_now
 from services.ledger.errors import NotFoundError
@@ -23,22 +23,6 @@ from services.projections.health import tenant_status
 from services.projections.runner import members_of, recalculate
 
 router = APIRouter(tags=["admin"])
-
-
-class TenantStatusOut(BaseModel):
-    """GET /v1/admin/status (its place is contracts/queries.py, beside the other answers)."""
-
-    tenant: str
-    events: int = Field(description="The tenant's last position (positions are gap-free).")
-    projected_position: int = Field(description="The last position its read models reflect.")
-    lag: int = Field(description="events - projected_position")
-    lag_oldest_age_seconds: float = Field(
-        description="How long the first event not reflected yet has waited (0 when none)."
-    )
-    derived_events: int = Field(description="The tenant's last derived-event sequence.")
-    relay_lag: dict[str, int] = Field(
-        description="Per relay stream, the tenant's derived events not published yet."
-    )
 
 
 @router.get("/v1/admin/status", response_model=TenantStatusOut)
