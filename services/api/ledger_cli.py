@@ -147,8 +147,9 @@ def import_file(args: argparse.Namespace) -> int:
         )
     seconds = time.perf_counter() - started
     print(
-        f"imported {result.recorded} events ({result.duplicates} already recorded) for "
-        f"{len(result.members)} members in {seconds:.1f} s; projections are up to date",
+        f"imported {plural(result.recorded, 'event')} ({result.duplicates:,} already recorded) "
+        f"for {plural(len(result.members), 'member')} in {seconds:.1f} s; projections are up to "
+        "date",
         file=sys.stderr,
     )
     return 0

@@ -18,7 +18,7 @@ def test_import_a_file_then_stdin_resumes_as_duplicates(tmp_path: Path):
     path.write_text("".join(json.dumps(event) + "\n" for event in events[:5]))
     first = cli("import", "--tenant", "agency-1", "--database", database, str(path))
     assert first.returncode == 0, first.stderr
-    assert "imported 5 events (0 already recorded) for 1 members" in first.stderr
+    assert "imported 5 events (0 already recorded) for 1 member" in first.stderr
     assert "events/s" in first.stderr  # the progress bar's rate
 
     everything = "".join(json.dumps(event) + "\n" for event in events)
