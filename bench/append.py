@@ -10,8 +10,12 @@ alike. Each appended visit falls on a random day of the authorization, so it mov
 of the weeks after it (a retroactive visit, the costly case).
 
 - warm: the writer has the member in its cache, as one `serve` process has its busy members;
-- cold (PostgreSQL): another writer moved the tenant's head in between, so the member is read
-  back from the ledger first, as a second process or an evicted member costs.
+- after another process (PostgreSQL): another writer recorded a visit for the same member in
+  between; this writer steps it onto its cached member (`MemberCache`), as two `serve`
+  processes sharing a tenant do;
+- uncached (PostgreSQL): another writer changed a payer setting in between, so the member is
+  read back from the ledger in full, as after a restart or an eviction: this one grows with the
+  member's history.
 
 SQLite runs the warm figures with FULL (the service's setting); then two members of 10 events,
 one in a database with FULL and one with NORMAL, take single appends in turn.
@@ -106,11 +110,12 @@ def _append(ledger: Ledger, events: list[dict[str, object]]) -> None:
     ledger.append(TENANT, candidates, may_override=False, now=datetime.now(UTC))
 
 
+def _settings() -> dict[str, object]:
+    return _event("payer.settings_changed", {"payer_id": "payer-1", "allow_accumulation": True})
+
+
 def _build(ledger: Ledger, sizes: tuple[int, ...]) -> None:
-    _append(
-        ledger,
-        [_event("payer.settings_changed", {"payer_id": "payer-1", "allow_accumulation": True})],
-    )
+    _append(ledger, [_settings()])
     for events in sizes:
         history = _history(_member(events), events)
         for start in range(0, len(history), BUILD_BATCH):
@@ -138,15 +143,32 @@ def _warm(ledger: Ledger, samples: int, seed: int) -> dict[int, list[float]]:
     return times
 
 
-def _cold(ledger: Ledger, other: Ledger, samples: int, seed: int) -> dict[int, list[float]]:
-    """Single appends by `ledger` after `other` moved the tenant's head each time, so the
-    member is read back from the ledger (what a second process pays)."""
+def _other_process(
+    ledger: Ledger, other: Ledger, samples: int, seed: int
+) -> dict[int, list[float]]:
+    """Single appends by `ledger` after `other` (another process's writer) recorded a visit for
+    the same member each time: `ledger` steps that visit onto its cached member first."""
     rng = random.Random(seed)
-    _append(ledger, [_visit("member-elsewhere", _random_day(rng))])  # its connection, untimed
+    for events in HISTORIES:  # `ledger` caches the members, untimed
+        _append(ledger, [_visit(_member(events), _random_day(rng))])
     times: dict[int, list[float]] = {events: [] for events in HISTORIES}
     for _ in range(samples):
         for events in HISTORIES:
-            _append(other, [_visit("member-elsewhere", _random_day(rng))])
+            _append(other, [_visit(_member(events), _random_day(rng))])
+            visit = _visit(_member(events), _random_day(rng))
+            times[events].append(_timed(functools.partial(_append, ledger, [visit])))
+    return times
+
+
+def _uncached(ledger: Ledger, other: Ledger, samples: int, seed: int) -> dict[int, list[float]]:
+    """Single appends by `ledger` after `other` changed a payer setting each time (a fact every
+    member depends on), so the member is read back from the ledger in full: what a restarted
+    process, or one whose cache dropped the member, pays."""
+    rng = random.Random(seed)
+    times: dict[int, list[float]] = {events: [] for events in HISTORIES}
+    for _ in range(samples):
+        for events in HISTORIES:
+            _append(other, [_settings()])
             visit = _visit(_member(events), _random_day(rng))
             times[events].append(_timed(functools.partial(_append, ledger, [visit])))
     return times
@@ -200,11 +222,16 @@ def postgres(database_url: str, scale: float) -> dict[str, float]:
     figures = {"append_history_build_s": round(time.perf_counter() - started, 1)}
     _analyze(database)
     _quiet_disk(database)
-    log(f"append: {samples} single appends per member, warm; {cold_samples} cold")
+    log(
+        f"append: {samples} single appends per member, warm and after another process's; "
+        f"{cold_samples} uncached"
+    )
     figures |= _quantiles("append_one_event", _warm(ledger, samples, seed=1), p50=True)
     second = Ledger(database, InlineProjector())  # another process's writer
-    cold = _cold(second, ledger, cold_samples, seed=2)
-    figures |= _quantiles("append_one_event_cold", cold, p50=False)
+    other = _other_process(second, ledger, samples, seed=2)
+    figures |= _quantiles("append_one_event_after_other_process", other, p50=True)
+    uncached = _uncached(second, ledger, cold_samples, seed=3)
+    figures |= _quantiles("append_one_event_uncached", uncached, p50=True)
     return figures
 
 

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from services.ledger.db import Connection
 from services.ledger.errors import ProblemList
-from services.ledger.member_cache import MemberCache
+from services.ledger.member_cache import CATCH_UP_EVENTS, MemberCache
 from services.ledger.ports import BatchProjection, Projector
-from services.ledger.reader import load_members
+from services.ledger.reader import events_between, load_members
 from services.ledger.recorder import StoredEvent, tagged
 from services.ledger.tags import tag
 from services.ledger.validation import CandidateEvent
@@ -94,6 +94,8 @@ class Batch:
         if not missing:
             return
         if self.cache is not None and not self.tenant_wide:
+            self.members.update(self._catch_up(missing))
+            missing = [member for member in missing if member not in self.members]
             cached = self.cache.take(self.tenant, self.head, missing)
             self.members.update(cached)
             missing = [member for member in missing if member not in cached]
@@ -106,6 +108,25 @@ class Batch:
             for event in self.tenant_wide:  # settings changes earlier in this group
                 projection.step(event) if self.projection else projection.fold(event)
         self.members.update(loaded)
+
+    def _catch_up(self, wanted: list[str]) -> dict[str, MemberProjection]:
+        """The wanted cached members another process wrote to since this one's last commit,
+        stepped through what it recorded (see `MemberCache`)."""
+        assert self.cache is not None
+        cached_head = self.cache.head(self.tenant)
+        if cached_head is None or cached_head == self.head:
+            return {}
+        newer = events_between(
+            self.connection, self.tenant, cached_head, self.head, CATCH_UP_EVENTS
+        )
+        stepping = self.cache.catch_up(self.tenant, cached_head, self.head, newer, wanted)
+        for member, event in newer or ():
+            projection = stepping.get(member) if member is not None else None
+            if projection is not None and event.position > projection.position:
+                projection.step(event)
+        for projection in stepping.values():
+            projection.clear_changes()  # the other process emitted what these events changed
+        return stepping
 
     def preload_references(self, candidates: list[CandidateEvent]) -> None:
         """Look up every reference the batch names, with a query per kind and chunk."""

@@ -69,6 +69,21 @@ def events_of_members(
             yield row[0], to_event(row[1:])
 
 
+def events_between(
+    connection: Connection, tenant: str, after: int, through: int, bound: int
+) -> list[tuple[str | None, LedgerEvent]] | None:
+    """(member, event) of the tenant's events after `after` up to `through`, in ledger order;
+    None when there are more than `bound` of them."""
+    if through - after > bound:  # positions are gap-free per tenant
+        return None
+    rows = connection.execute(
+        f"SELECT member_id, {EVENT_COLUMNS} FROM ledger_events "
+        "WHERE tenant = ? AND position > ? AND position <= ? ORDER BY position",
+        (tenant, after, through),
+    )
+    return [(row[0], to_event(row[1:])) for row in rows]
+
+
 def load_members(
     connection: Connection, tenant: str, member_ids: list[str]
 ) -> dict[str, MemberProjection]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.ledger.append import EventOutcome, Request
 from services.ledger.db import Database
@@ -115,6 +116,35 @@ def test_a_group_answers_and_stores_as_batches_one_by_one(store: Store, history)
     assert _events(store, together) == _events(store, alone)
     assert _derived(store, together) == _derived(store, alone)
     assert_rebuild_equals_stored(store, together, members)
+
+
+@settings(max_examples=25, **COMMON)
+@given(history=histories(), writers=st.lists(st.integers(0, 1), min_size=1, max_size=40))
+def test_two_writers_sharing_a_tenant_answer_as_one(store: Store, history, writers) -> None:
+    """Batches appended by two writers in turn (two `serve` processes): each writer catches its
+    cached members up with what the other recorded (`MemberCache`), so the derived events and
+    stored rows are those of one writer appending everything."""
+    members, steps = history
+    sent = [events for events, _, _ in batches(steps)]
+    second = Ledger(store.ledger.database, InlineProjector())
+    writers_ = [store.ledger, second]
+    alone, shared = new_tenant(), new_tenant()
+    answers_alone = _one_by_one(store, alone, sent)
+    answers_shared: list[Answer] = []
+    for index, events in enumerate(sent):
+        writer = writers_[writers[index % len(writers)]]
+        try:
+            outcomes = writer.append(
+                shared, validate_batch({"events": events}), may_override=True, now=FIRST_NOW
+            )
+        except LedgerError as error:
+            answers_shared.append(_answer(None, error))
+        else:
+            answers_shared.append(_answer(outcomes, None))
+    assert answers_shared == answers_alone
+    assert _events(store, shared) == _events(store, alone)
+    assert _derived(store, shared) == _derived(store, alone)
+    assert_rebuild_equals_stored(store, shared, members)
 
 
 def _visit(member: str, number: int) -> dict[str, Any]:
