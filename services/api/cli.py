@@ -1,4 +1,4 @@
-"""The `benefit-ledger` command: serve, keys create, import, rebuild, tick, relay, demo."""
+"""The `benefit-ledger` command: serve, keys, webhooks, import, rebuild, tick, relay, demo."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from services.api import ledger_cli
 from services.api.command_output import tick_summary
 from services.api.keys_cli import add_key_commands
 from services.api.settings import DATABASE_HELP, database_url
+from services.api.webhooks_cli import add_webhook_commands
 from services.ledger.errors import LedgerError
 
 # commands that may start a new SQLite ledger; every other command with --database needs one
@@ -197,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     add_key_commands(commands)
+    add_webhook_commands(commands)
 
     rebuild = commands.add_parser(
         "rebuild", help="rebuild the projections from the ledger and report what changed"

@@ -125,3 +125,33 @@ def test_keys_change_without_a_gap_and_a_wrong_key_refuses_to_start(sqlite_file:
     with pytest.raises(SecretKeyError):
         SecretBox([old]).open(_stored(database))
     create_app(Settings(database_url=sqlite_file, secret_key=new, delivery_workers=False))
+
+
+def test_a_lost_key_is_recovered_by_resetting_the_secrets(
+    sqlite_file: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """`webhooks reset-secrets`: with the old key gone, the endpoint gets a new secret the new
+    key decrypts, is paused until its receiver has it, and `serve` starts again."""
+    from services.api.cli import main
+
+    lost, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    database = _database_with_webhook(sqlite_file, SecretBox([lost]).seal(new_secret()))
+    monkeypatch.setenv(KEY_SETTING, new)
+    with pytest.raises(SecretKeyError, match="does not decrypt"):
+        create_app(Settings(database_url=sqlite_file, delivery_workers=False))
+
+    assert main(["webhooks", "reset-secrets", "--database", sqlite_file]) == 0
+    printed = capsys.readouterr().out
+    shown = next(word for word in printed.split() if word.startswith("whsec_"))
+    assert SecretBox([new]).open(_stored(database)) == shown
+    connection = database.connect()
+    try:
+        status, reason = connection.execute("SELECT status, status_reason FROM webhooks")[0]
+    finally:
+        connection.close()
+    assert status == "paused" and "new secret" in reason
+    create_app(Settings(database_url=sqlite_file, delivery_workers=False))  # starts again
+
+    assert main(["webhooks", "reset-secrets", "--database", sqlite_file]) == 0
+    assert "nothing to reset" in capsys.readouterr().out
+    assert SecretBox([new]).open(_stored(database)) == shown  # a second run changes nothing

@@ -24,6 +24,7 @@ import os
 import secrets
 import stat
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -81,6 +82,17 @@ class SecretBox:
                 "encrypted with (BENEFIT_LEDGER_SECRET_KEY, or the key file beside a SQLite "
                 "database), first or after the new one"
             ) from None
+
+    def readable(self, stored: str) -> bool:
+        """Whether one of the keys decrypts this stored value (plaintext counts: `reseal`
+        encrypts it)."""
+        if not stored.startswith(ENCRYPTED_PREFIX):
+            return True
+        try:
+            self._any.decrypt(stored.removeprefix(ENCRYPTED_PREFIX).encode())
+        except InvalidToken:
+            return False
+        return True
 
     def reseal(self, stored: str) -> str | None:
         """The value to store instead: plaintext encrypted, or a secret under an older key
@@ -154,6 +166,55 @@ def seal_stored_secrets(database: Database, box: SecretBox) -> int:
         return _seal_rows(connection, box)
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class ResetSecret:
+    tenant: str
+    webhook_id: str
+    url: str
+    secret: str  # the new secret in plain text, to be shown once
+
+
+def reset_unreadable_secrets(
+    database: Database, box: SecretBox, tenant: str | None, reason: str
+) -> list[ResetSecret]:
+    """Give the endpoints whose secret `box` cannot decrypt a new one, paused with `reason`; an
+    unreadable previous secret (a rotation's overlap) is dropped. Returns the new secrets."""
+    from services.api.webhooks.signing import new_secret
+    from services.api.webhooks.store import PAUSED
+
+    where, params = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
+    reset: list[ResetSecret] = []
+    connection = database.connect()
+    try:
+        with connection.transaction(write=True):
+            rows = connection.execute(
+                "SELECT tenant, webhook_id, url, secret, previous_secret FROM webhooks "
+                f"{where} ORDER BY tenant, webhook_id",
+                params,
+            )
+            for tenant_, webhook_id, url, secret, previous in rows:
+                if previous is not None and not box.readable(previous):
+                    connection.execute(
+                        "UPDATE webhooks SET previous_secret = NULL, "
+                        "previous_secret_expires_at = NULL WHERE tenant = ? AND webhook_id = ?",
+                        (tenant_, webhook_id),
+                    )
+                if box.readable(secret):
+                    continue
+                fresh = new_secret()
+                connection.execute(
+                    "UPDATE webhooks SET secret = ?, status = ?, status_reason = ?, "
+                    "lease_owner = NULL, lease_until = NULL WHERE tenant = ? AND webhook_id = ?",
+                    (box.seal(fresh), PAUSED, reason, tenant_, webhook_id),
+                )
+                reset.append(ResetSecret(tenant_, webhook_id, url, fresh))
+    finally:
+        connection.close()
+    if reset:
+        log.warning("webhook secrets reset (the key could not decrypt them): %d", len(reset))
+    return reset
 
 
 def _seal_rows(connection: Connection, box: SecretBox) -> int:
