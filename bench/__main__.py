@@ -99,7 +99,7 @@ def run(parts: list[str], scale: float) -> dict[str, Any]:
 def _print(figures: dict[str, Any]) -> None:
     beside = {numerator: ratio for ratio, (numerator, _) in RATIOS.items()}
     for name, value in figures.items():
-        if name in RATIOS or name in ("git_commit", "machine"):
+        if name in RATIOS or name in ("git_commit", "machine", "previous_run"):
             continue
         line = f"{name}: {value}"
         if name in beside and beside[name] in figures:
@@ -111,6 +111,48 @@ def _print(figures: dict[str, Any]) -> None:
             print(f"{ratio}: {figures[ratio]}")
     print(f"git_commit: {figures['git_commit']}")
     print(f"machine: {figures['machine']['cores']} cores, {figures['machine']['memory_gb']} GB")
+
+
+# a figure worse than the previous landed run's by more than this is marked (issue 15's bound)
+REGRESSION = 0.10
+
+
+def _worse_by(name: str, previous: float, now: float) -> float | None:
+    """How much worse `now` is than `previous` (0.25: 25% worse); None when not comparable.
+    Times (`_ms`, `_s`) and memory (`_mb`) are better lower, rates and ratios higher."""
+    if previous <= 0 or now < 0:
+        return None
+    if name.endswith(("_per_s", "_ratio", "_scaling")) or "_per_s_" in name:
+        return previous / now - 1 if now > 0 else None
+    if name.endswith(("_ms", "_s", "_mb")) or "_ms_" in name:
+        return now / previous - 1
+    return None
+
+
+def compare(previous: dict[str, Any], figures: dict[str, Any]) -> dict[str, Any]:
+    """Each figure both runs have, against the previous landed run (same scale only)."""
+    if previous.get("scale") != figures.get("scale"):
+        return {}
+    compared: dict[str, Any] = {}
+    for name, now in figures.items():
+        before = previous.get(name)
+        if (
+            name == "scale"
+            or not isinstance(now, int | float)
+            or not isinstance(before, int | float)
+        ):
+            continue
+        worse = _worse_by(name, float(before), float(now))
+        if worse is not None:
+            compared[name] = {"previous": before, "now": now, "worse_by": round(worse, 4)}
+    return compared
+
+
+def _print_comparison(previous: dict[str, Any], compared: dict[str, Any]) -> None:
+    print(f"against the previous landed run ({str(previous.get('git_commit'))[:10]}):")
+    for name, row in compared.items():
+        mark = "  << worse by more than 10%" if row["worse_by"] > REGRESSION else ""
+        print(f"  {name}: {row['previous']} -> {row['now']} ({row['worse_by']:+.1%} worse){mark}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,14 +174,30 @@ def main(argv: list[str] | None = None) -> int:
         help="multiplies every size and duration (default $BENCH_SCALE or 1; 0.01 for a smoke run)",
     )  # fmt: skip
     parser.add_argument(
-        "--output", type=Path, default=RESULTS, help=f"JSON file (default {RESULTS})"
-    )
+        "--output", type=Path, default=None,
+        help=f"JSON file (default {RESULTS} for a run of every part; "
+        "bench/results/partial-PARTS.json for some parts, so a partial run never replaces the "
+        "full one)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     parts = list(args.parts) or list(PARTS)
+    if args.output is None:
+        whole = set(parts) == set(PARTS)
+        args.output = RESULTS if whole else RESULTS.with_name(f"partial-{'-'.join(parts)}.json")
     started = time.perf_counter()
     figures = run(parts, args.scale)
     figures["bench_seconds"] = round(time.perf_counter() - started, 1)
+    if RESULTS.exists():  # the landed full run, before this one replaces it
+        previous = json.loads(RESULTS.read_text())
+        compared = compare(previous, figures)
+        if compared:
+            figures["previous_run"] = {
+                "git_commit": previous.get("git_commit"),
+                "figures": compared,
+            }
     _print(figures)
+    if "previous_run" in figures:
+        _print_comparison(figures["previous_run"], figures["previous_run"]["figures"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     log(f"wrote {args.output}")
