@@ -135,6 +135,40 @@ class TenantSettingsChanged(Strict):
         return self
 
 
+MAX_CAPS = 10  # pacing caps of one line: a bound, not a business rule
+
+
+class Cap(Strict):
+    """A pacing cap (accumulation.md 2.14): at most `units` a day or a week (from the payer's
+    `week_starts_on`), counting only visits on `days` when given. Units beyond it still count as
+    used and are allocated as unauthorized with the reason `cap_exceeded`."""
+
+    per: Literal["day", "week"] = Field(description="The cap's window: one day or one week.")
+    units: Units = Field(gt=0, description="The most units a window may use.")
+    days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] | None = Field(
+        default=None,
+        description="Only visits on these weekdays count towards and are held to the cap "
+        "(default: every day).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_days(self) -> Cap:
+        if self.days is not None and len(set(self.days)) != len(self.days):
+            raise ValueError("days names a weekday twice")
+        return self
+
+
+def _distinct_caps(caps: list[Cap] | None) -> list[Cap] | None:
+    """Two caps of one line with the same window and days would be one cap written twice."""
+    seen: set[tuple[str, frozenset[str] | None]] = set()
+    for index, cap in enumerate(caps or ()):
+        window = (cap.per, frozenset(cap.days) if cap.days is not None else None)
+        if window in seen:
+            raise ValueError(f"cap {index} repeats the window and days of an earlier cap")
+        seen.add(window)
+    return caps
+
+
 class AuthorizationGranted(Strict):
     """One regular authorization line: `units` per period of `frequency` for one service code,
     from `start_date` through `end_date` (inclusive)."""
@@ -168,6 +202,13 @@ class AuthorizationGranted(Strict):
     units: Units = Field(description="Units granted for every period the line overlaps.")
     start_date: date
     end_date: date = Field(description="The last day of the line (inclusive).")
+    caps: Annotated[
+        list[Cap] | None, Field(max_length=MAX_CAPS), AfterValidator(_distinct_caps)
+    ] = Field(
+        default=None,
+        description="Pacing caps inside the line's periods (accumulation.md 2.14), e.g. at most "
+        "10 units a week inside a monthly authorization.",
+    )
 
     @model_validator(mode="after")
     def _end_not_before_start(self) -> AuthorizationGranted:
@@ -316,6 +357,18 @@ class VisitCancelled(Strict):
 
     visit_id: Identifier
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class VisitBilled(Strict):
+    """The visit went out on a claim: its allocation as it stands now is frozen (accumulation.md
+    2.11). Only a confirmed visit, billed once; a billed visit cannot change after."""
+
+    model_config = example(visit_id="V-1", claim_reference="CLM-2026-0042")
+
+    visit_id: Identifier
+    claim_reference: Identifier | None = Field(
+        default=None, description="The claim the visit went out on, as the billing system names it."
+    )
 
 
 class CalendarYear(Strict):
@@ -770,6 +823,7 @@ EVENT_TYPES: dict[str, type[Strict]] = {
     "visit.confirmed": VisitConfirmed,
     "visit.missed": VisitMissed,
     "visit.cancelled": VisitCancelled,
+    "visit.billed": VisitBilled,
     "coverage.started": CoverageChanged,
     "coverage.ended": CoverageChanged,
     "benefit.limit_defined": BenefitLimitDefined,

@@ -129,6 +129,11 @@ class VisitAllocation(BaseModel):
     regular: UnitsString = Field(description="From the period's authorized units.")
     accumulated: UnitsString = Field(description="From the accumulation carried in.")
     unauthorized: UnitsString = Field(description="Beyond both.")
+    reason: Literal["cap_exceeded"] | None = Field(
+        default=None,
+        description="`cap_exceeded` when some of the unauthorized units lie beyond a pacing cap "
+        "of the authorization (accumulation.md 2.14).",
+    )
 
 
 class VisitOut(BaseModel):
@@ -149,6 +154,14 @@ class VisitOut(BaseModel):
         default=False,
         description="the service date lies outside the member's coverage by the payer "
         "(eligibility is not accumulation: the visit still counts where it counts)",
+    )
+    billed: bool = Field(
+        default=False,
+        description="The visit went out on a claim: `allocation` is frozen as it stood then "
+        "(accumulation.md 2.11).",
+    )
+    claim_reference: str | None = Field(
+        default=None, description="The claim named by `visit.billed`, if any."
     )
 
 
@@ -197,7 +210,7 @@ class CheckAllocation(BaseModel):
 
 
 class CheckWarning(BaseModel):
-    code: str  # no_authorization | insufficient_units | not_eligible
+    code: str  # no_authorization | insufficient_units | cap_exceeded | not_eligible
     message: str
     shortfall: UnitsString | None = Field(default=None, description="null for not_eligible")
 

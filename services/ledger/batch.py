@@ -21,7 +21,13 @@ from services.projections.core.member import MemberProjection
 PRELOAD_CHUNK = 500  # ids per lookup query: bounds the parameter list
 
 AUTHORIZATION_TYPES = ("authorization.amended", "authorization.voided")
-VISIT_STATUS_TYPES = ("visit.rescheduled", "visit.missed", "visit.cancelled", "visit.confirmed")
+VISIT_STATUS_TYPES = (
+    "visit.rescheduled",
+    "visit.missed",
+    "visit.cancelled",
+    "visit.confirmed",
+    "visit.billed",
+)
 OVERRIDE_TYPES = ("visit.scheduled", "visit.confirmed")
 # what later events refer to: data field -> (tag prefix, the event types that create it). The
 # ledger's tags answer "which member, which payer": no index tables to keep beside the ledger

@@ -99,6 +99,9 @@ def _service_removed(
 
 def _confirmed(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
     visit = facts.visits.get(data["visit_id"])
+    if visit is not None and visit.billed is not None:
+        _visit_changed(facts, index, data, problems)
+        return
     if visit is None:
         for name in NEW_VISIT_FIELDS:
             if name not in data:
@@ -107,6 +110,46 @@ def _confirmed(facts: MemberFacts, index: int, data: dict[str, Any], problems: P
     for name in ("member_id", "payer_id", "service_code", "authorization_number"):
         if name in data and data[name] != getattr(visit, name):
             problems.add(index, f"data.{name}", f"differs from the scheduled visit's {name}")
+
+
+def _billed_problem(facts: MemberFacts, visit_id: str) -> str | None:
+    """Why a visit may not change: it was billed, and its allocation is frozen (2.11)."""
+    visit = facts.visits.get(visit_id)
+    if visit is None or visit.billed is None:
+        return None
+    claim = visit.billed.claim_reference
+    on = f" on claim {claim}" if claim else ""
+    return (
+        f"visit {visit_id} was billed{on} at position {visit.billed.position}; a billed visit "
+        "cannot change (its allocation is frozen)"
+    )
+
+
+def _visit_changed(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    problem = _billed_problem(facts, data["visit_id"])
+    if problem is not None:
+        problems.add(index, "data.visit_id", problem)
+
+
+def _billed(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
+    """Only a confirmed visit goes out on a claim, and only once (decisions, rules 2.11)."""
+    visit = facts.visits[data["visit_id"]]
+    if visit.billed is not None:
+        claim = visit.billed.claim_reference
+        on = f" on claim {claim}" if claim else ""
+        problems.add(
+            index,
+            "data.visit_id",
+            f"visit {visit.visit_id} was already billed{on} at position {visit.billed.position}",
+        )
+    elif visit.status != "confirmed":
+        problems.add(
+            index,
+            "data.visit_id",
+            f"visit {visit.visit_id} is {visit.status}; only a confirmed visit can be billed",
+        )
 
 
 def _coverage_started(
@@ -213,6 +256,10 @@ CHECKS: dict[str, Check] = {
     "authorization.voided": _voided,
     "authorization.service_removed": _service_removed,
     "visit.confirmed": _confirmed,
+    "visit.rescheduled": _visit_changed,
+    "visit.missed": _visit_changed,
+    "visit.cancelled": _visit_changed,
+    "visit.billed": _billed,
 }
 
 

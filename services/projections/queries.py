@@ -282,7 +282,7 @@ async def check(
     def run() -> CheckResult:
         projection = MemberProjection.empty(member_id)
         for event in events:
-            projection.facts.apply(event)
+            projection.fold(event)  # a billing freezes its visit's allocation (2.11)
         return scheduling_check(projection, payer_id, service_code, service_date, units, number)
 
     return await anyio.to_thread.run_sync(run), position

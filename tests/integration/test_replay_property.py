@@ -2,9 +2,11 @@
 rebuild from the ledger.
 
 Random histories of one or two members of a fresh tenant (payer and tenant settings changes,
-grants, amendments, voids, service removals, visits in every state, with and without an
-authorization number, and claims accumulators: schedules, enrollments, claims inside and outside
-eligibility, with and without `schedule_id`, their changes; see `replay_claims.py`) are recorded
+grants (some with pacing caps, 2.14), amendments, voids, service removals, visits in every state,
+with and without an authorization number, billings that freeze a visit's allocation (2.11; some
+refused: a visit not confirmed, billed twice, changed after billing), and claims accumulators:
+schedules, enrollments, claims inside and outside eligibility, with and without `schedule_id`,
+their changes; see `replay_claims.py`) are recorded
 in random batches through `Ledger.append`, with a clock that runs from before the first visit to
 half way through the window, so confirmations land both inside their period and after it ended
 (a day that depends on the tenant's time zone). Most events refer to lines and visits generated
@@ -69,6 +71,7 @@ KINDS = (
     ("remove", 1),
     ("new visit", 6),
     ("visit change", 7),
+    ("bill", 3),
     ("coverage", 2),
     ("claims", 8),
 )
@@ -79,6 +82,17 @@ Event = dict[str, Any]
 Step = tuple[Event, str, int]
 
 line_units = st.sampled_from(["0", "1", "2", "3", "4", "1.5"])
+# pacing caps of a line (2.14): mostly none; a weekly cap, a weekend day cap, or both kinds
+line_caps = st.sampled_from(
+    [
+        None,
+        None,
+        None,
+        [{"per": "week", "units": "3"}],
+        [{"per": "day", "units": "2", "days": ["saturday", "sunday"]}],
+        [{"per": "day", "units": "1.5"}, {"per": "week", "units": "4"}],
+    ]
+)
 visit_units = st.sampled_from(["0", "1", "2", "3", "4", "6", "8", "0.5"])
 reasons = st.none() | st.just("per the payer's letter")
 kinds = st.sampled_from([kind for kind, weight in KINDS for _ in range(weight)])
@@ -216,6 +230,7 @@ class _History:
                 "units": draw(line_units),
                 "start_date": _day(first),
                 "end_date": _day(last),
+                "caps": draw(line_caps),
             },
         )
 
@@ -327,6 +342,13 @@ class _History:
             data = {"reason": draw(reasons)}
         return _event(kind, {"visit_id": visit, **data})
 
+    def bill(self) -> Event:
+        """A visit goes out on a claim (2.11): refused unless it is confirmed and not billed yet;
+        once billed, its later changes are refused."""
+        visit = self._reference(sorted(self.visits), "V")
+        claim = self.draw(st.none() | st.just(f"CLM-{visit}"))
+        return _event("visit.billed", {"visit_id": visit, "claim_reference": claim})
+
 
 @st.composite
 def _step(draw: st.DrawFn, history: _History) -> Step:
@@ -341,6 +363,7 @@ def _step(draw: st.DrawFn, history: _History) -> Step:
         "remove": history.remove,
         "new visit": history.new_visit,
         "visit change": history.visit_change,
+        "bill": history.bill,
         "coverage": history.coverage,
         "claims": history.claims.step,
     }

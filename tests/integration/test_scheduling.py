@@ -142,7 +142,12 @@ async def test_past_week_offers_no_more_than_the_later_weeks_leave(
         ("7", "0", "0"),
     ]
     week3 = (await client.get("/v1/visits/visit-3", headers=tenant.auth())).json()
-    assert week3["allocation"] == {"regular": "10", "accumulated": "1", "unauthorized": "1"}
+    assert week3["allocation"] == {
+        "regular": "10",
+        "accumulated": "1",
+        "unauthorized": "1",
+        "reason": None,
+    }
 
 
 def clinic_visit(visit_id: str, code: str = "97110") -> dict[str, Any]:

@@ -89,7 +89,12 @@ async def test_list_visits_explain_and_report(client: httpx.AsyncClient, tenant:
 
     visit = (await client.get("/v1/visits/visit-3", headers=tenant.auth())).json()
     assert visit["key"] == {"authorization_number": "AUTH-100", "service_code": "T1019"}
-    assert visit["allocation"] == {"regular": "10", "accumulated": "2", "unauthorized": "0"}
+    assert visit["allocation"] == {
+        "regular": "10",
+        "accumulated": "2",
+        "unauthorized": "0",
+        "reason": None,
+    }
     assert visit["unauthorized"] is False
 
     explained = await client.get(

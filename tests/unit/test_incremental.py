@@ -52,13 +52,32 @@ class Reference:
     def step(self, event: LedgerEvent) -> None:
         reduction = _is_reduction(self.facts, event)
         confirming = _is_confirmation(self.facts, event)
+        frozen = _frozen_before(self.facts, event)
         self.facts.apply(event)
+        if frozen is not None:  # a billing freezes the visit's key and allocation (2.11)
+            visit_id, key, allocation = frozen
+            billed = self.facts.visits[visit_id].billed
+            assert billed is not None
+            self.facts.visits[visit_id].billed = replace(billed, key=key, allocation=allocation)
         for key, result in compute_member(self.facts).keys.items():
             if not result.negative:
                 self.flags.pop(key, None)
             elif key not in self.flags:
                 cause = _cause(self.facts, event, result, reduction, confirming)
                 self.flags[key] = Flag(cause, event.event_id, event.position)
+
+
+def _frozen_before(
+    facts: MemberFacts, event: LedgerEvent
+) -> tuple[str, KeyId | None, tuple[Decimal, Decimal, Decimal, Decimal]] | None:
+    """For a billing: its visit's key and allocation as the rules give them before it (2.11)."""
+    if event.type != "visit.billed":
+        return None
+    visit_id = event.data["visit_id"]
+    result = compute_member(facts)
+    key = result.matches[visit_id]
+    allocation = result.unmatched[visit_id] if key is None else result.keys[key].visits[visit_id]
+    return visit_id, key, (allocation[0], allocation[1], allocation[2], allocation[3])
 
 
 @dataclass

@@ -15,6 +15,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import NamedTuple
 
+from services.projections.core.caps import fill_caps, has_caps
 from services.projections.core.facts import KeyId, Line, MemberFacts, PayerSettings, Visit
 from services.projections.core.periods import periods_between
 
@@ -22,11 +23,25 @@ ZERO = Decimal(0)
 
 
 class Allocation(NamedTuple):
-    """How a visit's counted units were drawn: regular, accumulated, unauthorized overuse."""
+    """How a visit's counted units were drawn: regular, accumulated, unauthorized overuse, and
+    of the unauthorized ones those beyond a pacing cap (2.14)."""
 
     regular: Decimal = ZERO
     accumulated: Decimal = ZERO
     unauthorized: Decimal = ZERO
+    cap_exceeded: Decimal = ZERO
+
+    @property
+    def reason(self) -> str | None:
+        return "cap_exceeded" if self.cap_exceeded > 0 else None
+
+
+def frozen_allocation(visit: Visit) -> Allocation | None:
+    """A billed visit's allocation as it stood when it was billed (2.11); None when unbilled."""
+    billed = visit.billed
+    if billed is None or billed.allocation is None:
+        return None
+    return Allocation(*billed.allocation)
 
 
 class PeriodResult(NamedTuple):
@@ -95,7 +110,7 @@ def match_visit(
     return min(covering, key=_match_rank).key
 
 
-def _all_missed_dates(visits: Iterable[Visit]) -> set[date]:
+def all_missed_dates(visits: Iterable[Visit]) -> set[date]:
     """Dates on which every visit that is not cancelled is missed."""
     statuses: dict[date, set[str]] = defaultdict(set)
     for visit in visits:
@@ -139,6 +154,7 @@ def compute_key(
     dates = [d for line in lines for d in (line.start_date, line.end_date)]
     dates += [visit.service_date for visit in visits]
     grid, starts = _grid(frequency, min(dates), max(dates), settings.week_starts_on)
+    excess = _cap_excess(lines, visits, settings)
     authorized = [ZERO] * len(grid)
     for line in lines:
         if not line.active or line.end_date < line.start_date:
@@ -155,7 +171,7 @@ def compute_key(
     allocations: dict[str, Allocation] = {}
     for index, (start, end) in enumerate(grid):
         found = by_period.get(index, ())
-        period = _walk(start, end, authorized[index], balance, found, settings, allocations)
+        period = _walk(start, end, authorized[index], balance, found, settings, allocations, excess)
         periods.append(period)
         balance = period.balance
     return KeyResult(
@@ -174,6 +190,23 @@ def compute_key(
     )
 
 
+def _cap_excess(
+    lines: list[Line], visits: list[Visit], settings: PayerSettings
+) -> dict[str, Decimal]:
+    """Each visit's units beyond a pacing cap of the key's lines (2.14); empty without caps."""
+    if not has_caps(lines):
+        return {}
+    all_missed = all_missed_dates(visits) if settings.exclude_missed_days else set()
+    counted = {visit.visit_id: counted_units(visit, settings, all_missed) for visit in visits}
+    frozen = {
+        visit.visit_id: allocation.cap_exceeded
+        for visit in visits
+        if (allocation := frozen_allocation(visit)) is not None
+    }
+    excess, _ = fill_caps(lines, visits, counted, frozen, settings.week_starts_on)
+    return excess
+
+
 def _visit_order(visit: Visit) -> tuple[date, int]:
     return (visit.service_date, visit.first_position)
 
@@ -190,25 +223,46 @@ def _walk(
     visits: Sequence[Visit],
     settings: PayerSettings,
     allocations: dict[str, Allocation],
+    excess: Mapping[str, Decimal],
 ) -> PeriodResult:
     """One period after the raw balance `balance` of the one before: B_k = B_(k-1) +
-    authorized_k - used_k (B_(k-1) only when the key accumulates). Its visits draw regular units,
-    then carried ones, in date order; their allocations go into `allocations`."""
+    authorized_k - used_k (B_(k-1) only when the key accumulates). Billed visits keep the draws
+    frozen when they were billed (2.11); the other visits draw what is left of the regular units,
+    then of the carried ones, in date order, their units beyond a cap (`excess`, 2.14) being
+    unauthorized. The allocations go into `allocations`."""
     carried = _carried(balance, settings)
     if not visits:  # most periods of a long key: nothing to draw
         return PeriodResult(start, end, granted, ZERO, ZERO, ZERO, ZERO, carried + granted)
     # a day lies in one period: its visits are all there to tell whether all were missed
-    all_missed = _all_missed_dates(visits) if settings.exclude_missed_days else set()
+    all_missed = all_missed_dates(visits) if settings.exclude_missed_days else set()
     regular_left, accumulated_left = granted, max(ZERO, carried)
     used = drawn_regular = drawn_accumulated = unauthorized = ZERO
-    for visit in sorted(visits, key=_visit_order) if len(visits) > 1 else visits:
+    ordered = sorted(visits, key=_visit_order) if len(visits) > 1 else visits
+    frozen = {v.visit_id: a for v in ordered if (a := frozen_allocation(v)) is not None}
+    for visit in ordered:
         units = counted_units(visit, settings, all_missed)
-        regular = min(units, regular_left)
-        accumulated = min(units - regular, accumulated_left)
+        allocation = frozen.get(visit.visit_id)
+        if allocation is None:
+            continue
+        regular_left -= allocation.regular  # may go below 0 after a reduction: nothing left
+        accumulated_left -= allocation.accumulated
+        allocations[visit.visit_id] = allocation
+        used += units
+        drawn_regular += allocation.regular
+        drawn_accumulated += allocation.accumulated
+        unauthorized += allocation.unauthorized
+    for visit in ordered:
+        if visit.visit_id in frozen:
+            continue
+        units = counted_units(visit, settings, all_missed)
+        capped = excess.get(visit.visit_id, ZERO)
+        within = units - capped
+        regular = min(within, regular_left if regular_left >= 0 else ZERO)
+        accumulated = min(within - regular, accumulated_left if accumulated_left >= 0 else ZERO)
         over = units - regular - accumulated
         regular_left -= regular
         accumulated_left -= accumulated
-        allocations[visit.visit_id] = Allocation(regular, accumulated, over)
+        allocations[visit.visit_id] = Allocation(regular, accumulated, over, capped)
         used += units
         drawn_regular += regular
         drawn_accumulated += accumulated
@@ -246,6 +300,8 @@ def update_key(
     if len(previous.period_visits) != len(previous.periods) or not previous.periods:
         return None
     if previous.accumulates != settings.allow_accumulation:
+        return None
+    if has_caps(lines):  # a cap's week may reach into other periods: walk the key whole
         return None
     first_day = min(line.start_date for line in lines)
     last_day = max(line.end_date for line in lines)
@@ -300,7 +356,7 @@ def _walk_from(
         if index in changed or _draws_move(old, was, balance, settings):
             found = [visits[visit_id] for visit_id in ids]
             start, end, granted = old.start, old.end, old.authorized
-            period = _walk(start, end, granted, balance, found, settings, allocations)
+            period = _walk(start, end, granted, balance, found, settings, allocations, {})
             walked.update(ids)
         else:  # drawn from its regular units alone: the draws stay, the balance moves
             carried = _carried(balance, settings)
@@ -332,8 +388,11 @@ def _same_amount(one: Decimal, other: Decimal) -> bool:
 
 def unmatched_allocation(facts: MemberFacts, visit: Visit) -> Allocation:
     """An unauthorized visit: all its counted units are overuse, never in a balance (2.2)."""
+    frozen = frozen_allocation(visit)
+    if frozen is not None:
+        return frozen
     settings = facts.settings_for(visit.payer_id)
-    return Allocation(unauthorized=counted_units(visit, settings, _all_missed_dates([visit])))
+    return Allocation(unauthorized=counted_units(visit, settings, all_missed_dates([visit])))
 
 
 def compute_key_of(facts: MemberFacts, key: KeyId, visits: list[Visit]) -> KeyResult:
@@ -343,19 +402,20 @@ def compute_key_of(facts: MemberFacts, key: KeyId, visits: list[Visit]) -> KeyRe
     return compute_key(key, key_lines, visits, settings)
 
 
+def visit_key(lines: Iterable[Line], visit: Visit) -> KeyId | None:
+    """The key a visit draws from: the one it was billed on (2.11), else as matched (2.2)."""
+    billed = visit.billed
+    if billed is not None and billed.allocation is not None:
+        return billed.key
+    return match_visit(
+        lines, visit.payer_id, visit.service_code, visit.service_date, visit.authorization_number
+    )
+
+
 def match_all(facts: MemberFacts) -> dict[str, KeyId | None]:
     """The key every visit of the member draws from, or None (2.2)."""
     lines = list(facts.lines.values())
-    return {
-        visit.visit_id: match_visit(
-            lines,
-            visit.payer_id,
-            visit.service_code,
-            visit.service_date,
-            visit.authorization_number,
-        )
-        for visit in facts.visits.values()
-    }
+    return {visit.visit_id: visit_key(lines, visit) for visit in facts.visits.values()}
 
 
 def compute_member(facts: MemberFacts) -> MemberResult:

@@ -89,6 +89,34 @@ def _visit(kind: str, d: Mapping[str, Any]) -> str:
     }.get(kind, kind)
 
 
+def _caps(caps: list[dict[str, Any]] | None) -> str:
+    """A line's pacing caps as words: `, at most 4 units a day on saturday, sunday` (2.14)."""
+    if not caps:
+        return ""
+    words = [
+        f"at most {cap['units']} units a {cap['per']}"
+        + (f" on {', '.join(cap['days'])}" if cap.get("days") else "")
+        for cap in caps
+    ]
+    return ", " + "; ".join(words)
+
+
+def _billed(projection: MemberProjection, event: LedgerEvent) -> str:
+    """A billing with the allocation it froze (2.11)."""
+    d = event.data
+    claim = f" on claim {d['claim_reference']}" if d.get("claim_reference") else ""
+    visit = projection.facts.visits[d["visit_id"]]
+    frozen = visit.billed.allocation if visit.billed else None
+    if frozen is None:
+        return f"bills visit {d['visit_id']}{claim}"
+    regular, accumulated, unauthorized, capped = frozen
+    over = f" ({capped} beyond a cap)" if capped > 0 else ""
+    return (
+        f"bills visit {d['visit_id']}{claim}: its allocation is frozen at {regular} regular, "
+        f"{accumulated} accumulated, {unauthorized} unauthorized{over}"
+    )
+
+
 def describe(event: LedgerEvent) -> str:
     """The event's effect on a balance, as a sentence for people (no data structures)."""
     d = event.data
@@ -96,7 +124,7 @@ def describe(event: LedgerEvent) -> str:
     if kind == "authorization.granted":
         return (
             f"grants {d['units']} units per {d['frequency']} "
-            f"from {d['start_date']} to {d['end_date']}"
+            f"from {d['start_date']} to {d['end_date']}{_caps(d.get('caps'))}"
         )
     if kind == "authorization.amended":
         return f"amends line {d['authorization_id']}: {_amendment(d)}"
@@ -135,5 +163,6 @@ def explain(
         projection.step(event)
         if touched_before or _touches(projection, key, payer_id, event):
             after = _raw(projection, key, as_of)
-            explained.append(ExplainedEvent(event, describe(event), before, after))
+            words = _billed(projection, event) if event.type == "visit.billed" else describe(event)
+            explained.append(ExplainedEvent(event, words, before, after))
     return projection, explained

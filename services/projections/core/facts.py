@@ -96,6 +96,31 @@ class PayerSettings:
 DEFAULT_SETTINGS = PayerSettings()
 
 
+@dataclass(frozen=True)
+class Cap:
+    """A pacing cap of a line (2.14): at most `units` per day or week, counting only the visits
+    on `days` (weekday names; None: every day)."""
+
+    per: str  # day | week
+    units: Decimal
+    days: frozenset[str] | None = None
+
+    def counts(self, day: date) -> bool:
+        return self.days is None or WEEKDAYS[day.weekday()] in self.days
+
+
+@dataclass(frozen=True)
+class Billed:
+    """A visit went out on a claim (2.11). `key` and `allocation` (regular, accumulated,
+    unauthorized, cap_exceeded) are what the visit drew at the billing event's position: the
+    member projection fills them in as it steps the event, and they never change after."""
+
+    position: int
+    claim_reference: str | None
+    key: KeyId | None = None
+    allocation: tuple[Decimal, Decimal, Decimal, Decimal] | None = None
+
+
 @dataclass
 class Line:
     """A regular authorization line. A voided or removed line keeps its key and dates, grants 0."""
@@ -114,6 +139,7 @@ class Line:
     # the line is shortened, and shows as negative accrual (2.2)
     covered_from: date | None = None
     covered_to: date | None = None
+    caps: tuple[Cap, ...] = ()  # pacing caps (2.14)
 
     def __post_init__(self) -> None:
         self.covered_from = self.covered_from or self.start_date
@@ -145,6 +171,7 @@ class Visit:
     first_position: int
     override: dict[str, Any] | None = None
     events: list[str] = field(default_factory=list)
+    billed: Billed | None = None  # 2.11
 
 
 @dataclass
@@ -262,6 +289,14 @@ def _granted(facts: MemberFacts, event: LedgerEvent) -> None:
         units=event.amount("units"),
         start_date=event.day("start_date"),
         end_date=event.day("end_date"),
+        caps=tuple(
+            Cap(
+                cap["per"],
+                Decimal(cap["units"]),
+                frozenset(cap["days"]) if cap.get("days") else None,
+            )
+            for cap in d.get("caps") or ()
+        ),
     )
 
 
@@ -342,6 +377,13 @@ def _status(status: str) -> Any:
     return handler
 
 
+def _billed(facts: MemberFacts, event: LedgerEvent) -> None:
+    visit = facts.visits[event.data["visit_id"]]
+    # the frozen key and allocation are filled in by the member projection (2.11)
+    visit.billed = Billed(event.position, event.data.get("claim_reference"))
+    visit.events.append(event.event_id)
+
+
 _HANDLERS = {
     "accumulator.schedule_defined": benefit_claim_folds.schedule_defined,
     "member.enrolled": benefit_claim_folds.enrolled,
@@ -365,4 +407,5 @@ _HANDLERS = {
     "visit.confirmed": _confirmed,
     "visit.missed": _status("missed"),
     "visit.cancelled": _status("cancelled"),
+    "visit.billed": _billed,
 }

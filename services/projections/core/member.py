@@ -7,7 +7,7 @@ test in tests/integration/test_replay_property.py checks it on random histories.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from services.projections.core.accumulation import (
@@ -19,6 +19,7 @@ from services.projections.core.accumulation import (
     match_visit,
     unmatched_allocation,
     update_key,
+    visit_key,
 )
 from services.projections.core.facts import TENANT_WIDE_TYPES, KeyId, LedgerEvent, MemberFacts
 
@@ -148,14 +149,30 @@ class MemberProjection:
     # -- folding events ------------------------------------------------------------------------
 
     def fold(self, event: LedgerEvent) -> None:
-        """Fold one event into the facts without computing anything (flags are not kept)."""
+        """Fold one event into the facts without computing anything (flags are not kept), but
+        the allocation a billing freezes (2.11)."""
         assert event.position > self.position, "events must be folded in ledger order"
-        self.facts.apply(event)
+        self._apply(event)
         self.position = event.position
         if event.type not in TENANT_WIDE_TYPES:
             self.member_position = event.position
-        self._matches = None
-        self._keys = {}
+        if event.type != "visit.billed":  # billing changes no key: the results stay valid
+            self._matches = None
+            self._keys = {}
+
+    def _apply(self, event: LedgerEvent) -> None:
+        """Apply an event to the facts; a billing freezes its visit's key and allocation as they
+        stand before it (billing itself changes neither)."""
+        if event.type != "visit.billed":
+            self.facts.apply(event)
+            return
+        visit_id = event.data["visit_id"]
+        key, allocation = self.matches[visit_id], self.allocation(visit_id)
+        self.facts.apply(event)
+        visit = self.facts.visits[visit_id]
+        assert visit.billed is not None, "the billing was applied"
+        frozen = (allocation[0], allocation[1], allocation[2], allocation[3])
+        visit.billed = replace(visit.billed, key=key, allocation=frozen)
 
     def step(self, event: LedgerEvent) -> None:
         """Fold one event in; flag keys it turned negative, clear keys it made whole."""
@@ -168,7 +185,7 @@ class MemberProjection:
         if self.track_changes:
             for key in before:
                 self.key_result(key)  # the old answer, to tell which visits changed
-        self.facts.apply(event)
+        self._apply(event)
         self.position = event.position
         if event.type not in TENANT_WIDE_TYPES:
             self.member_position = event.position
@@ -288,13 +305,7 @@ class MemberProjection:
         for visit_id in visit_ids:
             visit = self.facts.visits[visit_id]
             old = matches.get(visit_id)
-            new = match_visit(
-                lines,
-                visit.payer_id,
-                visit.service_code,
-                visit.service_date,
-                visit.authorization_number,
-            )
+            new = visit_key(lines, visit)
             if old == new and visit_id in matches:
                 continue
             matches[visit_id] = new

@@ -93,11 +93,12 @@ def key_from_body(body: dict[str, Any]) -> tuple[KeyResult, Flag | None]:
     return result, Flag(**flag) if flag else None
 
 
-def _allocation(allocation: Allocation) -> dict[str, str]:
+def _allocation(allocation: Allocation) -> dict[str, str | None]:
     return {
         "regular": str(allocation.regular),
         "accumulated": str(allocation.accumulated),
         "unauthorized": str(allocation.unauthorized),
+        "reason": allocation.reason,
     }
 
 
@@ -118,6 +119,8 @@ def visit_body(projection: MemberProjection, visit_id: str) -> dict[str, Any]:
         "allocation": _allocation(projection.allocation(visit_id)),
         "override": visit.override,
         "not_eligible": not projection.facts.eligible(visit),
+        "billed": visit.billed is not None,
+        "claim_reference": visit.billed.claim_reference if visit.billed else None,
     }
 
 

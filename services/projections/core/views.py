@@ -8,8 +8,17 @@ from datetime import date
 from decimal import Decimal
 
 from contracts.decimals import units_text
-from services.projections.core.accumulation import ZERO, KeyResult, PeriodResult, match_visit
+from services.projections.core.accumulation import (
+    ZERO,
+    KeyResult,
+    PeriodResult,
+    all_missed_dates,
+    counted_units,
+    frozen_allocation,
+    match_visit,
+)
 from services.projections.core.benefits import eligible
+from services.projections.core.caps import fill_caps, has_caps, room_on
 from services.projections.core.facts import KeyId, MemberFacts
 from services.projections.core.member import Flag, MemberProjection
 
@@ -68,7 +77,8 @@ class CheckResult:
     available_accumulated: Decimal = ZERO
     regular: Decimal = ZERO
     accumulated: Decimal = ZERO
-    shortfall: Decimal = ZERO
+    shortfall: Decimal = ZERO  # every unit not drawn, those beyond a cap included
+    cap_exceeded: Decimal = ZERO  # of the shortfall, the units beyond a pacing cap (2.14)
     warnings: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -109,6 +119,34 @@ def later_periods_leave(result: KeyResult, index: int) -> Decimal | None:
     return min(later) if later else None
 
 
+def cap_room(projection: MemberProjection, key: KeyId, service_date: date) -> Decimal | None:
+    """The units a proposal on `service_date` may still use within the pacing caps of the key's
+    lines, after every known visit of the key (2.14); None when no cap counts that day."""
+    facts = projection.facts
+    lines = facts.key_lines(key)
+    if not has_caps(lines):
+        return None
+    settings = facts.settings_for(lines[-1].payer_id)
+    visits = [facts.visits[v] for v, found in projection.matches.items() if found == key]
+    all_missed = all_missed_dates(visits) if settings.exclude_missed_days else set()
+    counted = {visit.visit_id: counted_units(visit, settings, all_missed) for visit in visits}
+    frozen = {
+        visit.visit_id: allocation.cap_exceeded
+        for visit in visits
+        if (allocation := frozen_allocation(visit)) is not None
+    }
+    _, inside = fill_caps(lines, visits, counted, frozen, settings.week_starts_on)
+    return room_on(lines, inside, service_date, settings.week_starts_on)
+
+
+def _cap_warning(cap_exceeded: Decimal) -> dict[str, str]:
+    return {
+        "code": "cap_exceeded",
+        "message": f"{units_text(cap_exceeded)} units beyond a pacing cap of the authorization",
+        "shortfall": units_text(cap_exceeded),
+    }
+
+
 def scheduling_check(
     projection: MemberProjection,
     payer_id: str,
@@ -125,12 +163,16 @@ def scheduling_check(
         facts.lines.values(), payer_id, service_code, service_date, authorization_number
     )
     regular_left = accumulated_left = ZERO
+    within = units  # the units inside every pacing cap (2.14)
     if key is not None:
         regular_left, accumulated_left = _available(projection.key_result(key), service_date)
-    regular = min(units, regular_left)
-    accumulated = min(units - regular, accumulated_left)
+        room = cap_room(projection, key, service_date)
+        within = units if room is None else min(units, room)
+    regular = min(within, regular_left)
+    accumulated = min(within - regular, accumulated_left)
     shortfall = units - regular - accumulated
-    warnings = []
+    cap_exceeded = units - within
+    warnings = [_cap_warning(cap_exceeded)] if cap_exceeded > 0 else []
     if key is None and not facts.authorization_applies(payer_id, service_code):
         shortfall = ZERO  # no rule asks for an authorization: nothing to fall short of
     elif key is None:
@@ -141,13 +183,14 @@ def scheduling_check(
                 "shortfall": units_text(units),
             }
         )
-    if shortfall > 0:
+    if shortfall - cap_exceeded > 0:  # the units a cap allows but the balance does not cover
+        short = shortfall - cap_exceeded
         warnings.append(
             {
                 "code": "insufficient_units",
-                "message": f"{units_text(shortfall)} units beyond the regular and accumulated "
+                "message": f"{units_text(short)} units beyond the regular and accumulated "
                 "units available",
-                "shortfall": units_text(shortfall),
+                "shortfall": units_text(short),
             }
         )
     if not eligible(facts.coverage.get(payer_id), service_date):
@@ -158,7 +201,7 @@ def scheduling_check(
             }
         )
     return CheckResult(
-        key, regular_left, accumulated_left, regular, accumulated, shortfall, warnings
+        key, regular_left, accumulated_left, regular, accumulated, shortfall, cap_exceeded, warnings
     )
 
 
