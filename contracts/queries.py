@@ -29,6 +29,24 @@ class NegativeAccrualOut(BaseModel):
     period_start: date = Field(description="The first period whose balance went negative.")
 
 
+AuthorizationStatus = Literal["active", "expiring", "pending", "expired", "voided"]
+
+
+class LineStatusOut(BaseModel):
+    """One authorization line of the key and its status as of `as_of` (accumulation.md 2.16)."""
+
+    authorization_id: str
+    start: date
+    end: date
+    units: UnitsString = Field(description="Units per period, as last recorded.")
+    status: AuthorizationStatus = Field(
+        description="voided (voided or its service code removed), pending (starts after "
+        "`as_of`), expired (ended before it), expiring (within the payer's "
+        "`renewal_days_before_end` of its end, or `renewal_used_fraction` of its units used), "
+        "else active."
+    )
+
+
 class Summary(BaseModel):
     """One accumulation key of a member: (authorization number, service code)."""
 
@@ -46,6 +64,10 @@ class Summary(BaseModel):
     )
     negative_accrual: NegativeAccrualOut | None = Field(
         description="null unless the raw balance is below 0."
+    )
+    status: AuthorizationStatus = Field(
+        description="As of `as_of`, the most advanced status of the key's lines: active > "
+        "expiring > pending > expired > voided (accumulation.md 2.16)."
     )
 
 
@@ -94,6 +116,9 @@ class AccumulationDetail(Summary):
     position: int = Field(description=POSITION)
     periods: list[PeriodOut] = Field(
         description="Every period from the first up to the one holding `as_of`."
+    )
+    lines: list[LineStatusOut] = Field(
+        description="The key's authorization lines with their status, by start date."
     )
 
 

@@ -21,6 +21,7 @@ from services.api.routers import (
     feeds,
     home,
     ledger,
+    members,
     ops,
     reports,
     visits,
@@ -86,7 +87,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=ctx.metrics)  # outermost: sees the 413s
-    routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
+    routers = (
+        events,
+        accumulations,
+        benefits,
+        claims_accumulators,
+        visits,
+        reports,
+        members,
+        admin,
+    )
     for module in (*routers, ledger, feeds, webhooks, ops):
         app.include_router(module.router)
     app.include_router(home.router)

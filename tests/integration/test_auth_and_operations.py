@@ -14,11 +14,15 @@ MEMBER_ENDPOINTS = [
     ("GET", "/v1/members/member-1/accumulations", None),
     ("GET", "/v1/members/member-1/accumulations/AUTH-100/T1019", None),
     ("GET", "/v1/members/member-1/accumulations/AUTH-100/T1019/explain", None),
+    ("GET", "/v1/members/member-1/accumulations/AUTH-100/T1019/forecast", None),
     ("GET", "/v1/visits/visit-1", None),
 ]
 READER_ENDPOINTS = [
     *MEMBER_ENDPOINTS,
     ("GET", "/v1/reports/exceeding-accumulation", None),
+    ("GET", "/v1/reports/utilization", None),
+    ("GET", "/v1/reports/authorized-vs-scheduled?from=2026-10-01&to=2026-10-31", None),
+    ("GET", "/v1/members", None),
     (
         "POST",
         "/v1/scheduling/check",
@@ -91,8 +95,18 @@ async def test_other_tenant_sees_nothing_in_reports(
     other = make_tenant(database_url)
     answer = await client.post("/v1/scheduling/check", json=check, headers=other.auth("reader"))
     assert answer.json()["available"]["total"] == "0"
-    report = await client.get("/v1/reports/exceeding-accumulation", headers=other.auth("reader"))
-    assert report.json()["items"] == []
+    for path in (
+        "/v1/reports/exceeding-accumulation",
+        "/v1/reports/utilization?as_of=2026-10-14",
+        "/v1/reports/authorized-vs-scheduled?from=2026-10-01&to=2026-10-31",
+        "/v1/members",
+    ):
+        mine = await client.get(path, headers=tenant.auth("reader"))
+        theirs = await client.get(path, headers=other.auth("reader"))
+        assert theirs.status_code == 200, theirs.text
+        assert (theirs.json()["items"], theirs.json()["position"]) == ([], 0), path
+        if "exceeding" not in path:  # the tenant's own key shows in its own reports
+            assert mine.json()["items"], path
 
 
 async def test_reader_cannot_write(client: httpx.AsyncClient, tenant: Tenant):

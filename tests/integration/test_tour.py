@@ -124,3 +124,21 @@ async def test_list_visits_explain_and_report(client: httpx.AsyncClient, tenant:
         "13",
         "authorization_reduction",
     )
+
+
+async def test_will_the_units_last(client: httpx.AsyncClient, tenant: Tenant):
+    """The README's forecast: as of week 2 the burn rate is week 1's 8 units (rules 2.15)."""
+    await post_events(client, tenant, weekly_example(FIRST_SUNDAY))
+    answer = await client.get(
+        DETAIL + "/forecast", params={"as_of": "2026-10-14"}, headers=tenant.auth()
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["burn_rate"], body["projected_unused"], body["runs_out_on"]) == (
+        "8.00",
+        "4.00",
+        None,
+    )
+    assert [p["projected_balance"] for p in body["periods"]] == ["4.00", "2.00", "4.00"]
+    assert [p["projected_used"] for p in body["periods"]] == ["8.00", "12.00", "8.00"]
+    assert body["status"] == "active"

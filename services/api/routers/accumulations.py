@@ -1,22 +1,28 @@
-"""Accumulation queries of one member: the list, one key's detail, and its explanation."""
+"""Accumulation queries of one member: the list, one key's detail, its explanation and its
+forecast."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from contracts.queries import AccumulationDetail, AccumulationList, Explanation
+from contracts.reports import ForecastOut
 from services.api.deps import Context, context, parse_known_at, require, tenant_as_of, utc_now
+from services.api.routers.feeds import integer_param
 from services.ledger.keys import Principal
-from services.projections import queries
+from services.projections import queries, report_queries
+from services.projections.core.facts import MemberFacts
+from services.projections.core.forecast import DEFAULT_WINDOW, MAX_WINDOW, two_places
+from services.projections.core.status import KeyStatus
 from services.projections.core.views import KeyView
 
 router = APIRouter(tags=["accumulations"])
 
 
-def summary(view: KeyView) -> dict[str, Any]:
+def summary(view: KeyView, status: KeyStatus) -> dict[str, Any]:
     result = view.result
     negative = view.negative_accrual
     return {
@@ -35,12 +41,13 @@ def summary(view: KeyView) -> dict[str, Any]:
             "event_id": negative.event_id,
             "period_start": negative.period_start,
         },
+        "status": status.status,
     }
 
 
-def detail(view: KeyView, known_at: datetime, position: int) -> dict[str, Any]:
+def detail(view: KeyView, status: KeyStatus, known_at: datetime, position: int) -> dict[str, Any]:
     return {
-        **summary(view),
+        **summary(view, status),
         "as_of": view.as_of,
         "known_at": known_at,
         "position": position,
@@ -57,7 +64,24 @@ def detail(view: KeyView, known_at: datetime, position: int) -> dict[str, Any]:
             }
             for p in view.periods
         ],
+        "lines": [
+            {
+                "authorization_id": line.authorization_id,
+                "start": line.start,
+                "end": line.end,
+                "units": line.units,
+                "status": line.status,
+            }
+            for line in status.lines
+        ],
     }
+
+
+async def _facts(
+    ctx: Context, tenant: str, member_id: str, known_at: datetime | None
+) -> MemberFacts | None:
+    """The member's lines and payer settings, for the status of its keys (2.16)."""
+    return (await report_queries.line_facts(ctx.reader, tenant, member_id, known_at)).get(member_id)
 
 
 @router.get("/v1/members/{member_id}/accumulations", response_model=AccumulationList)
@@ -71,12 +95,16 @@ async def list_accumulations(
     day = await tenant_as_of(ctx, caller.tenant, as_of)
     moment = parse_known_at(known_at)
     state = await queries.member_state(ctx.reader, caller.tenant, member_id, moment)
+    facts = await _facts(ctx, caller.tenant, member_id, moment)
+    views = queries.accumulating_views(state, day)
     return {
         "member_id": member_id,
         "as_of": day,
         "known_at": moment or utc_now(),
         "position": state.position,
-        "items": [summary(view) for view in queries.accumulating_views(state, day)],
+        "items": [
+            summary(view, report_queries.status_of(facts, view.result, day)) for view in views
+        ],
         "unauthorized_visits": queries.unauthorized_visits(state),
     }
 
@@ -99,7 +127,10 @@ async def accumulation_detail(
     key = (authorization_number, service_code)
     state = await queries.key_state(ctx.reader, caller.tenant, member_id, key, moment)
     view = queries.one_view(state, key, day)
-    return detail(view, moment or utc_now(), state.position)
+    status = report_queries.status_of(
+        await _facts(ctx, caller.tenant, member_id, moment), view.result, day
+    )
+    return detail(view, status, moment or utc_now(), state.position)
 
 
 @router.get(
@@ -120,8 +151,11 @@ async def explain_accumulation(
     view, explained, position = await queries.explain_key(
         ctx.reader, caller.tenant, member_id, (authorization_number, service_code), day, moment
     )
+    status = report_queries.status_of(
+        await _facts(ctx, caller.tenant, member_id, moment), view.result, day
+    )
     return {
-        **detail(view, moment or utc_now(), position),
+        **detail(view, status, moment or utc_now(), position),
         "events": [
             {
                 "position": item.event.position,
@@ -136,5 +170,64 @@ async def explain_accumulation(
                 },
             }
             for item in explained
+        ],
+    }
+
+
+@router.get(
+    "/v1/members/{member_id}/accumulations/{authorization_number}/{service_code}/forecast",
+    response_model=ForecastOut,
+)
+async def accumulation_forecast(
+    member_id: str,
+    authorization_number: str,
+    service_code: str,
+    as_of: str | None = None,
+    window: str | None = Query(
+        default=None,
+        description=f"Ended periods the burn rate averages: 1 to {MAX_WINDOW} "
+        f"(default {DEFAULT_WINDOW}).",
+    ),
+    known_at: str | None = None,
+    caller: Principal = Depends(require("reader")),
+    ctx: Context = Depends(context),
+) -> dict[str, Any]:
+    """Will the units last? The burn rate of the last ended periods, projected to the key's end
+    (accumulation.md 2.15). Figures are exact, written half up to 2 decimals."""
+    day = await tenant_as_of(ctx, caller.tenant, as_of)
+    periods = integer_param("window", window, DEFAULT_WINDOW, 1, MAX_WINDOW)
+    found = await report_queries.key_forecast(
+        ctx.reader,
+        caller.tenant,
+        member_id,
+        (authorization_number, service_code),
+        day,
+        periods,
+        parse_known_at(known_at),
+    )
+    projection = found.forecast
+    rate = projection.burn_rate
+    return {
+        "member_id": member_id,
+        "authorization_number": authorization_number,
+        "service_code": service_code,
+        "as_of": day,
+        "window": periods,
+        "position": found.position,
+        "status": found.status.status,
+        "burn_rate": None if rate is None else two_places(rate),
+        "projected_balance": two_places(projection.projected_balance),
+        "projected_unused": two_places(projection.projected_unused),
+        "runs_out_on": projection.runs_out_on,
+        "periods": [
+            {
+                "start": p.start,
+                "end": p.end,
+                "authorized": p.authorized,
+                "used": p.used,
+                "projected_used": two_places(p.projected_used),
+                "projected_balance": two_places(p.projected_balance),
+            }
+            for p in projection.periods
         ],
     }

@@ -27,6 +27,7 @@ from contracts.decimals import fraction_text, money_text, units_text
 from services.projections.core.accumulation import KeyResult
 from services.projections.core.benefits import crossed, period_totals
 from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts, PayerSettings
+from services.projections.core.status import renewal_reasons
 
 THRESHOLD_CROSSED = "benefit.threshold_crossed"
 RENEWAL_DUE = "authorization.renewal_due"
@@ -156,11 +157,7 @@ def renewal_alert(
     used = sum((p.used for p in result.periods), Decimal(0))
     fraction = used / authorized if authorized > 0 else None
     days_left = (end - today).days
-    reasons = []
-    if days_left <= settings.renewal_days_before_end:
-        reasons.append("ending_soon")
-    if fraction is not None and fraction >= settings.renewal_used_fraction:
-        reasons.append("units_used")
+    reasons = renewal_reasons(days_left, fraction, settings)  # the rule 2.16's `expiring` uses
     if not reasons:
         return None
     return Alert(
