@@ -17,6 +17,7 @@ from services.api.routers import (
     admin,
     benefits,
     claims_accumulators,
+    eligibility,
     events,
     feeds,
     home,
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObservability, metrics=ctx.metrics)  # outermost: sees the 413s
     routers = (events, accumulations, benefits, claims_accumulators, visits, reports, admin)
-    for module in (*routers, ledger, feeds, webhooks, ops):
+    for module in (*routers, eligibility, ledger, feeds, webhooks, ops):
         app.include_router(module.router)
     app.include_router(home.router)
     docs.install(app)
