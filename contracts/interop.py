@@ -5,10 +5,36 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.decimals import UnitsString
 from contracts.events import EventResult
+
+
+class PayerReportJson(BaseModel):
+    """A payer's FHIR R4 CoverageEligibilityResponse (the other body is an X12 271 as text)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "resourceType": "CoverageEligibilityResponse",
+                    "status": "active",
+                    "purpose": ["benefit"],
+                    "patient": {"reference": "Patient/M-1"},
+                    "servicedDate": "2026-06-30",
+                    "created": "2026-07-01T09:30:00Z",
+                    "request": {"reference": "CoverageEligibilityRequest/r-1"},
+                    "outcome": "complete",
+                    "insurer": {"reference": "Organization/acme"},
+                    "insurance": [],
+                }
+            ]
+        },
+    )
+
+    resourceType: Literal["CoverageEligibilityResponse"]
 
 
 class ReconciledItem(BaseModel):

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from contracts.interop import ReconcileOut
+from contracts.interop import PayerReportJson, ReconcileOut
 from services.api.deps import Context, context, parse_known_at, require, tenant_as_of, utc_now
+from services.api.openapi import documented_body
 from services.interop import queries
 from services.interop.fhir_cer import build_response, fhir_json
 from services.interop.x12_build import build_271
@@ -17,6 +18,14 @@ from services.ledger.errors import ForbiddenError
 from services.ledger.keys import Principal
 
 router = APIRouter(tags=["eligibility"])
+# read by the route itself: a FHIR resource as JSON, or an X12 271 as text
+_REPORT_BODY = documented_body(PayerReportJson)
+_REPORT_BODY["requestBody"]["content"]["application/fhir+json"] = _REPORT_BODY["requestBody"][
+    "content"
+]["application/json"]
+_REPORT_BODY["requestBody"]["content"]["text/plain"] = {
+    "schema": {"type": "string", "description": "an X12 271 interchange (005010X279A1)"}
+}
 
 
 @router.get(
@@ -67,21 +76,15 @@ async def coverage_eligibility_response(
 @router.post(
     "/v1/members/{member_id}/eligibility/reconcile",
     response_model=ReconcileOut,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "text/plain": {"schema": {"type": "string"}},
-                "application/fhir+json": {"schema": {"type": "object"}},
-                "application/json": {"schema": {"type": "object"}},
-            },
-        }
-    },
+    openapi_extra=_REPORT_BODY,
 )
 async def reconcile(
     member_id: str,
     request: Request,
-    record: bool = False,
+    record: bool = Query(
+        default=False,
+        description="Record the proposed events (writer role); false answers without storing.",
+    ),
     caller: Principal = Depends(require("reader")),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
