@@ -98,6 +98,13 @@ class PayerSettingsChanged(Strict):
         "such a code that matches none is warned `no_authorization` even when the member has no "
         "line with the payer for its code (default none; `[]` clears it; accumulation.md 3).",
     )
+    benefit_code_map: Annotated[dict[Identifier, Identifier], Field(max_length=500)] | None = Field(
+        default=None,
+        description="How the payer's reports name our benefits: its code (an X12 service "
+        "type such as `AE`, a procedure code, a FHIR category code) -> our `benefit_code`, "
+        "used when reconciling its 271 or CoverageEligibilityResponse (accumulation.md 5; "
+        "`{}` leaves the map as it is).",
+    )
 
 
 @cache

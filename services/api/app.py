@@ -17,6 +17,7 @@ from services.api.routers import (
     admin,
     benefits,
     claims_accumulators,
+    eligibility,
     events,
     feeds,
     home,
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         members,
         admin,
     )
-    for module in (*routers, ledger, feeds, webhooks, ops):
+    for module in (*routers, eligibility, ledger, feeds, webhooks, ops):
         app.include_router(module.router)
     app.include_router(home.router)
     docs.install(app)

@@ -1,4 +1,5 @@
-"""The `benefit-ledger` command: serve, keys, webhooks, import, rebuild, tick, relay, demo."""
+"""The `benefit-ledger` command: serve, keys, webhooks, import, rebuild, tick, relay, demo,
+export, reconcile."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from services.api import ledger_cli
 from services.api.command_output import tick_summary
+from services.api.interop_cli import add_interop_commands
 from services.api.keys_cli import add_key_commands
 from services.api.settings import DATABASE_HELP, database_url
 from services.api.webhooks_cli import add_webhook_commands
@@ -274,6 +276,8 @@ def parser() -> argparse.ArgumentParser:
         "--first-sunday", default="2026-10-04", help="the Sunday week 1 starts on (YYYY-MM-DD)"
     )
     demo.set_defaults(run=_demo)
+
+    add_interop_commands(commands)
 
     schemas = commands.add_parser("schemas", help="the JSON Schemas of the events")
     schema_commands = schemas.add_subparsers(

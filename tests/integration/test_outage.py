@@ -73,6 +73,16 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/admin/recalculate"): {"member_id": "member-1"},
     ("POST", "/v1/api-keys"): {"roles": ["reader"], "name": "outage test"},
     ("POST", "/v1/feeds/stream-tokens"): {},
+    ("POST", "/v1/members/{member_id}/eligibility/reconcile"): {
+        "resourceType": "CoverageEligibilityResponse",
+        "status": "active",
+        "purpose": ["benefit"],
+        "patient": {"reference": "Patient/member-1"},
+        "created": "2026-07-01T09:30:00Z",
+        "request": {"reference": "CoverageEligibilityRequest/r-1"},
+        "outcome": "complete",
+        "insurer": {"reference": "Organization/acme"},
+    },
     ("POST", "/v1/members/{member_id}/accumulators/simulate"): {
         "claim": {"plan_type": "medical", "lines": []}
     },

@@ -187,6 +187,8 @@ class _History:
             "week_starts_on": st.sampled_from(["sunday", "monday", "wednesday"]),
             # warnings only (section 3): must change no stored row
             "authorization_required": st.sampled_from([[], ["T1"], "all"]),
+            # read by the reconciliation only (section 5): must change no stored row
+            "benefit_code_map": st.sampled_from([{}, {"AE": "PT"}]),
         }
         if payer is not None:
             fields["allow_accumulation"] = st.integers(0, 3).map(bool)
