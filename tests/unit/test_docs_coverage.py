@@ -233,7 +233,6 @@ def test_nothing_outside_planned_is_an_endpoint_the_app_lacks(app: FastAPI):
 def test_planned_endpoints_are_not_in_the_app(app: FastAPI):
     _, planned = split_planned(api_doc())
     planned_endpoints = set(METHOD_PATH.findall(planned))
-    assert planned_endpoints, "the Planned section names no endpoint"
     built = sorted(f"{m} {p}" for m, p in planned_endpoints & all_paths(app))
     assert not built, f"built already: move them out of Planned: {built}"
 
