@@ -30,10 +30,17 @@ class NegativeAccrualOut(BaseModel):
 
 
 class Summary(BaseModel):
-    """One accumulation key of a member: (authorization number, service code)."""
+    """One accumulation key of a member: (authorization number, service code or pool)."""
 
     authorization_number: str
-    service_code: str
+    service_code: str = Field(
+        description="The key's service code, or the name of its shared pool (accumulation.md 2.13)."
+    )
+    service_codes: list[str] = Field(
+        default_factory=list,
+        description="The service codes whose visits draw from the key: the pool's codes, or "
+        "the one code.",
+    )
     payer_id: str
     frequency: Literal["day", "week", "month", "span"]
     span: Span = Field(description="From the earliest line start to the latest line end.")
@@ -150,6 +157,12 @@ class VisitOut(BaseModel):
         description="the service date lies outside the member's coverage by the payer "
         "(eligibility is not accumulation: the visit still counts where it counts)",
     )
+    clock_in: AwareDatetime | None = Field(
+        default=None,
+        description="The shift's clock times as recorded, when its units come from them "
+        "(accumulation.md 2.12); null when the units were given.",
+    )
+    clock_out: AwareDatetime | None = None
 
 
 class SchedulingCheckIn(BaseModel):

@@ -59,6 +59,7 @@ def key_body(result: KeyResult, flag: Flag | None) -> dict[str, Any]:
     return {
         "authorization_number": result.key[0],
         "service_code": result.key[1],
+        "service_codes": list(result.service_codes),
         "payer_id": result.payer_id,
         "frequency": result.frequency,
         "span": {"start": result.span_start.isoformat(), "end": result.span_end.isoformat()},
@@ -88,6 +89,7 @@ def key_from_body(body: dict[str, Any]) -> tuple[KeyResult, Flag | None]:
         accumulates=body["accumulates"],
         periods=periods,
         visits={},
+        service_codes=tuple(body.get("service_codes", [body["service_code"]])),
     )
     flag = body["flag"]
     return result, Flag(**flag) if flag else None
@@ -118,6 +120,8 @@ def visit_body(projection: MemberProjection, visit_id: str) -> dict[str, Any]:
         "allocation": _allocation(projection.allocation(visit_id)),
         "override": visit.override,
         "not_eligible": not projection.facts.eligible(visit),
+        "clock_in": visit.clock_in,
+        "clock_out": visit.clock_out,
     }
 
 
