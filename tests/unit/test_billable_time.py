@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.events import VisitConfirmed
+from services.projections.core.accumulation import compute_member
 from services.projections.core.billable_time import billable_units
 from tests.unit.builders import CODE, MEMBER, NUMBER, PAYER, WEEK1, History
 
@@ -124,3 +125,25 @@ def test_a_shift_of_exactly_24_hours_is_accepted():
     )
     assert visit.clock_out is not None and visit.clock_in is not None
     assert billable_units(visit.clock_in, visit.clock_out, 60, 15) == Decimal(24)
+
+
+def test_a_settings_change_reaches_a_key_of_another_payer_its_clocked_visit_draws_from():
+    """A visit naming an authorization number draws from that key whatever its payer (2.2); its
+    units follow its own payer's settings, so that payer's change recomputes the key."""
+    history = History()
+    history.grant()  # payer-1's key
+    history.add(
+        "visit.confirmed",
+        visit_id="v1",
+        member_id=MEMBER,
+        payer_id="payer-2",
+        service_code=CODE,
+        service_date=WEEK1 + timedelta(days=1),
+        authorization_number=NUMBER,
+        clock_in=NINE,
+        clock_out="2026-10-05T12:08:00-05:00",
+    )
+    history.add("payer.settings_changed", payer_id="payer-2", unit_minutes=15)
+    projection = history.project()
+    assert projection.key_result((NUMBER, CODE)).periods[0].used == Decimal(13)
+    assert projection.result == compute_member(projection.facts)

@@ -236,7 +236,16 @@ class MemberProjection:
                     if self.facts.visits[visit_id].payer_id == payer_id
                     and (key is None or self.facts.visits[visit_id].clock_in is not None)
                 )
-            return {
+            # a clocked visit's units follow its own payer's settings, and a visit naming an
+            # authorization number may draw from a key of another payer (2.2, 2.12)
+            clocked = {
+                key
+                for visit_id, key in self.matches.items()
+                if key is not None
+                and self.facts.visits[visit_id].payer_id == payer_id
+                and self.facts.visits[visit_id].clock_in is not None
+            }
+            return clocked | {
                 key
                 for key in self.facts.key_ids()
                 if self.facts.key_lines(key)[-1].payer_id == payer_id

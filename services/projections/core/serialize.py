@@ -59,14 +59,19 @@ def key_body(result: KeyResult, flag: Flag | None) -> dict[str, Any]:
     return {
         "authorization_number": result.key[0],
         "service_code": result.key[1],
-        "service_codes": list(result.service_codes),
         "payer_id": result.payer_id,
         "frequency": result.frequency,
         "span": {"start": result.span_start.isoformat(), "end": result.span_end.isoformat()},
         "accumulates": result.accumulates,
         "periods": [_period(period) for period in result.periods],
         "flag": _flag(flag),
+        # a pool's codes only: a plain key's rows stay as the previous release wrote them
+        **({"service_codes": list(result.service_codes)} if _pooled(result) else {}),
     }
+
+
+def _pooled(result: KeyResult) -> bool:
+    return bool(result.service_codes) and result.service_codes != (result.key[1],)
 
 
 def _period_from_row(row: list[str] | dict[str, str]) -> PeriodResult:
@@ -120,8 +125,13 @@ def visit_body(projection: MemberProjection, visit_id: str) -> dict[str, Any]:
         "allocation": _allocation(projection.allocation(visit_id)),
         "override": visit.override,
         "not_eligible": not projection.facts.eligible(visit),
-        "clock_in": visit.clock_in,
-        "clock_out": visit.clock_out,
+        # only for a clocked visit (the answer shows null otherwise): the rows of the previous
+        # release stay what a rebuild writes
+        **(
+            {"clock_in": visit.clock_in, "clock_out": visit.clock_out}
+            if visit.clock_in is not None
+            else {}
+        ),
     }
 
 
