@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from contracts.decimals import DecimalJsonSchema, UnitsString
 
@@ -54,6 +63,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def field_problem(title: str, problems: list[tuple[str, str]]) -> ValidationError:
+    """A model-level check reported at the fields it concerns (`data.clock_out`), not at the
+    model as a whole: a client is told exactly which field to fix."""
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("field_rule", message), loc=(name,), input=None
+            )
+            for name, message in problems
+        ],
+    )
+
+
 class PayerSettingsChanged(Strict):
     """A payer's accumulation settings; a field left out keeps its value. A change applies to
     the whole history from the position it was recorded at (accumulation.md 2.1)."""
@@ -89,6 +112,16 @@ class PayerSettingsChanged(Strict):
         default=None,
         description="... or once this share of a key's authorized units is used: more than 0, "
         "at most 1 (default 0.8).",
+    )
+    unit_minutes: Annotated[int, Field(ge=1, le=1440)] | None = Field(
+        default=None,
+        description="Minutes in one unit when a visit is confirmed with `clock_in`/`clock_out` "
+        "(default 60: hourly units; accumulation.md 2.12).",
+    )
+    rounding_minutes: Annotated[int, Field(ge=1, le=1440)] | None = Field(
+        default=None,
+        description="Worked minutes are rounded half up to a multiple of this before they are "
+        "divided into units (default 15: 7 minutes round down, 8 round up).",
     )
     authorization_required: (
         Annotated[list[Identifier], Field(max_length=1000)] | Literal["all"] | None
@@ -176,6 +209,17 @@ def _distinct_caps(caps: list[Cap] | None) -> list[Cap] | None:
     return caps
 
 
+def _distinct_codes(codes: list[str]) -> list[str]:
+    if len(set(codes)) != len(codes):
+        raise ValueError("service codes must be distinct")
+    return codes
+
+
+ServiceCodeList = Annotated[
+    list[Identifier], Field(min_length=1, max_length=100), AfterValidator(_distinct_codes)
+]
+
+
 class AuthorizationGranted(Strict):
     """One regular authorization line: `units` per period of `frequency` for one service code,
     from `start_date` through `end_date` (inclusive)."""
@@ -201,7 +245,21 @@ class AuthorizationGranted(Strict):
     )
     member_id: Identifier
     payer_id: Identifier
-    service_code: Identifier
+    service_code: Identifier | None = Field(
+        default=None,
+        description="The one service code the line grants; or, instead, `service_codes` and "
+        "`pool` (accumulation.md 2.13).",
+    )
+    service_codes: ServiceCodeList | None = Field(
+        default=None,
+        description="A shared pool: visits of every listed code draw from the line's units, on "
+        "the key (authorization number, `pool`). Given with `pool`, instead of `service_code`.",
+    )
+    pool: Identifier | None = Field(
+        default=None,
+        description="The pool's name: it stands where a service code stands in every answer "
+        "and URL. A code belongs to at most one key per authorization number and member.",
+    )
     frequency: Frequency = Field(
         description="The period `units` are granted for: a day, a week (from the payer's "
         "`week_starts_on`), a calendar month, or the whole span as one period."
@@ -222,6 +280,30 @@ class AuthorizationGranted(Strict):
         if self.end_date < self.start_date:
             raise ValueError("end_date is before start_date")
         return self
+
+    @model_validator(mode="after")
+    def _one_code_or_a_pool(self) -> AuthorizationGranted:
+        problems: list[tuple[str, str]] = []
+        if self.service_code is not None and (self.pool or self.service_codes) is not None:
+            problems.append(
+                ("service_code", "give service_code, or pool with service_codes, not both")
+            )
+        elif self.service_code is None and self.pool is None and self.service_codes is None:
+            problems.append(("service_code", "required (or pool with service_codes)"))
+        elif self.service_code is None and self.pool is None:
+            problems.append(("pool", "required with service_codes: the pool's name"))
+        elif self.service_code is None and self.service_codes is None:
+            problems.append(("service_codes", "required with pool: the codes it shares"))
+        if problems:
+            raise field_problem("AuthorizationGranted", problems)
+        return self
+
+    @property
+    def key_code(self) -> str:
+        """What stands for a service code in the key: the code, or the pool's name."""
+        code = self.service_code if self.service_code is not None else self.pool
+        assert code is not None, "validated: a service code or a pool"
+        return code
 
 
 class AuthorizationAmended(Strict):
@@ -329,6 +411,16 @@ class VisitConfirmed(Strict):
     units: Units | None = Field(
         default=None, description="The units actually given (default: the scheduled units)."
     )
+    clock_in: AwareDatetime | None = Field(
+        default=None,
+        description="Instead of `units`: when the work began (RFC 3339 with offset). Units "
+        "are the worked minutes rounded to the payer's `rounding_minutes`, half up, divided "
+        "by its `unit_minutes` (accumulation.md 2.12). Given with `clock_out`.",
+    )
+    clock_out: AwareDatetime | None = Field(
+        default=None,
+        description="When the work ended: after `clock_in`, at most 24 hours later.",
+    )
     member_id: Identifier | None = Field(
         default=None, description="For a visit never scheduled, as in `visit.scheduled`."
     )
@@ -345,6 +437,28 @@ class VisitConfirmed(Strict):
         default=None, description="As in `visit.scheduled`."
     )
     override: Override | None = Field(default=None, description="As in `visit.scheduled`.")
+
+    @model_validator(mode="after")
+    def _units_or_clock_times(self) -> VisitConfirmed:
+        problems: list[tuple[str, str]] = []
+        clock_in, clock_out = self.clock_in, self.clock_out
+        if self.units is not None and (clock_in or clock_out) is not None:
+            problems.append(("units", "give units or clock_in and clock_out, not both"))
+        if clock_in is not None and clock_out is None:
+            problems.append(("clock_out", "required with clock_in"))
+        elif clock_out is not None and clock_in is None:
+            problems.append(("clock_in", "required with clock_out"))
+        elif clock_in is not None and clock_out is not None:
+            if clock_out <= clock_in:
+                problems.append(("clock_out", "must be after clock_in"))
+            elif clock_out - clock_in > MAX_SHIFT:
+                problems.append(("clock_out", "a shift lasts at most 24 hours after clock_in"))
+        if problems:
+            raise field_problem("VisitConfirmed", problems)
+        return self
+
+
+MAX_SHIFT = timedelta(hours=24)
 
 
 class VisitMissed(Strict):
@@ -818,6 +932,46 @@ class ClaimVoided(Strict):
     reason: str | None = Field(default=None, max_length=1000)
 
 
+SignedUnits = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False, max_digits=18, decimal_places=6),
+    DecimalJsonSchema(),
+]
+
+
+class AccumulationOpeningBalance(Strict):
+    """The raw balance B_k of a key at the end of the period holding `as_of`, as another system
+    computed it (a clinic or payer migrating mid-period; accumulation.md 2.17). From the next
+    period the balance continues from it; the key's own visits up to that period's end are taken
+    as included. A later opening balance of the same key replaces an earlier one."""
+
+    model_config = example(
+        member_id="M-1",
+        payer_id="P-1",
+        authorization_number="AUTH-1001",
+        service_code="T1019",
+        as_of="2026-02-14",
+        balance="6.5",
+        source="previous scheduling system",
+        reference="export 2026-02-15",
+    )
+
+    member_id: Identifier
+    payer_id: Identifier
+    authorization_number: Identifier
+    service_code: Identifier = Field(
+        description="The key's service code, or its pool's name (accumulation.md 2.13)."
+    )
+    as_of: date = Field(description="A day of the period whose closing balance this is.")
+    balance: SignedUnits = Field(
+        description="The raw balance at the end of that period; below 0 for negative accrual."
+    )
+    source: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The system the figure comes from."
+    )
+    reference: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
 EVENT_TYPES: dict[str, type[Strict]] = {
     "tenant.settings_changed": TenantSettingsChanged,
     "payer.settings_changed": PayerSettingsChanged,
@@ -842,6 +996,7 @@ EVENT_TYPES: dict[str, type[Strict]] = {
     "claim.status_changed": ClaimStatusChanged,
     "claim.adjusted": ClaimAdjusted,
     "claim.voided": ClaimVoided,
+    "accumulation.opening_balance": AccumulationOpeningBalance,
 }
 
 NOT_SUPPORTED_YET: frozenset[str] = frozenset()  # types of a later release: 422 not_supported_yet

@@ -48,10 +48,17 @@ class LineStatusOut(BaseModel):
 
 
 class Summary(BaseModel):
-    """One accumulation key of a member: (authorization number, service code)."""
+    """One accumulation key of a member: (authorization number, service code or pool)."""
 
     authorization_number: str
-    service_code: str
+    service_code: str = Field(
+        description="The key's service code, or the name of its shared pool (accumulation.md 2.13)."
+    )
+    service_codes: list[str] = Field(
+        default_factory=list,
+        description="The service codes whose visits draw from the key: the pool's codes, or "
+        "the one code.",
+    )
     payer_id: str
     frequency: Literal["day", "week", "month", "span"]
     span: Span = Field(description="From the earliest line start to the latest line end.")
@@ -188,6 +195,12 @@ class VisitOut(BaseModel):
     claim_reference: str | None = Field(
         default=None, description="The claim named by `visit.billed`, if any."
     )
+    clock_in: AwareDatetime | None = Field(
+        default=None,
+        description="The shift's clock times as recorded, when its units come from them "
+        "(accumulation.md 2.12); null when the units were given.",
+    )
+    clock_out: AwareDatetime | None = None
 
 
 class SchedulingCheckIn(BaseModel):

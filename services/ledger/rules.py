@@ -9,7 +9,7 @@ from typing import Any
 from services.ledger.errors import ProblemList
 from services.projections.core.claim_schedules import schedule_of_claim_data
 from services.projections.core.claims import Schedule
-from services.projections.core.facts import MemberFacts
+from services.projections.core.facts import MemberFacts, grant_codes
 from services.projections.core.periods import MAX_PERIODS
 
 Check = Callable[[MemberFacts, int, dict[str, Any], ProblemList], None]
@@ -41,8 +41,34 @@ def _span_problem(
     )
 
 
+def _pool_problem(facts: MemberFacts, data: dict[str, Any]) -> tuple[str, str] | None:
+    """A code belongs to at most one key per authorization number and member (2.13), and the
+    lines of one key serve the same codes. (field, problem) when the grant breaks either."""
+    number = data["authorization_number"]
+    code, codes = grant_codes(data)
+    field = "data.service_codes" if "pool" in data else "data.service_code"
+    for line in facts.lines.values():
+        if line.authorization_number != number:
+            continue
+        if line.service_code == code and set(line.service_codes) != set(codes):
+            listed = ", ".join(line.service_codes)
+            return field, f"{number} / {code} already serves {listed}; its lines share their codes"
+        shared = sorted(set(codes) & set(line.service_codes))
+        if line.service_code != code and shared:
+            return (
+                field,
+                f"{shared[0]} already belongs to {number} / {line.service_code}; a service code "
+                "belongs to at most one key per authorization number",
+            )
+    return None
+
+
 def _granted(facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList) -> None:
-    key = (data["authorization_number"], data["service_code"])
+    key = (data["authorization_number"], grant_codes(data)[0])
+    pool_problem = _pool_problem(facts, data)
+    if pool_problem is not None:
+        problems.add(index, *pool_problem)
+        return
     frequencies = {line.frequency for line in facts.key_lines(key) if line.active}
     if frequencies and data["frequency"] not in frequencies:
         problems.add(
@@ -86,8 +112,17 @@ def _voided(facts: MemberFacts, index: int, data: dict[str, Any], problems: Prob
 def _service_removed(
     facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
 ) -> None:
-    lines = facts.key_lines((data["authorization_number"], data["service_code"]))
-    if not lines:
+    number, code = data["authorization_number"], data["service_code"]
+    lines = facts.key_lines((number, code))
+    pools = sorted({line.service_code for line in facts.lines.values() if line.serves(code)})
+    if not lines and pools and any(facts.key_lines((number, pool)) for pool in pools):
+        pool = next(pool for pool in pools if facts.key_lines((number, pool)))
+        problems.add(
+            index,
+            "data.service_code",
+            f"{code} is shared in pool {pool} of {number}: remove the pool by its name",
+        )
+    elif not lines:
         problems.add(
             index,
             "data.authorization_number",
@@ -104,8 +139,11 @@ def _confirmed(facts: MemberFacts, index: int, data: dict[str, Any], problems: P
         return
     if visit is None:
         for name in NEW_VISIT_FIELDS:
-            if name not in data:
-                problems.add(index, f"data.{name}", "required to confirm a visit never scheduled")
+            if name not in data and not (name == "units" and "clock_in" in data):
+                problem = "required to confirm a visit never scheduled"
+                problems.add(
+                    index, f"data.{name}", problem + (" (or clock times)" * (name == "units"))
+                )
         return
     for name in ("member_id", "payer_id", "service_code", "authorization_number"):
         if name in data and data[name] != getattr(visit, name):
@@ -149,6 +187,24 @@ def _billed(facts: MemberFacts, index: int, data: dict[str, Any], problems: Prob
             index,
             "data.visit_id",
             f"visit {visit.visit_id} is {visit.status}; only a confirmed visit can be billed",
+        )
+
+
+def _opening_balance(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    """An opening balance continues a key the ledger knows, of the payer it names (2.17)."""
+    number, code = data["authorization_number"], data["service_code"]
+    lines = facts.key_lines((number, code))
+    if not lines:
+        problems.add(
+            index,
+            "data.service_code",
+            f"no authorization {number} with service code or pool {code} for the member",
+        )
+    elif lines[-1].payer_id != data["payer_id"]:
+        problems.add(
+            index, "data.payer_id", f"{number} / {code} is authorized by {lines[-1].payer_id}"
         )
 
 
@@ -260,6 +316,7 @@ CHECKS: dict[str, Check] = {
     "visit.missed": _visit_changed,
     "visit.cancelled": _visit_changed,
     "visit.billed": _billed,
+    "accumulation.opening_balance": _opening_balance,
 }
 
 

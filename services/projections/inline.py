@@ -10,7 +10,6 @@ emitted before) and the tenant's tracking position, in the same transaction as t
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from services.ledger.db import Connection
 from services.ledger.ports import Members
@@ -22,6 +21,7 @@ from services.projections.core.alerts import (
     renewal_alert,
     threshold_alerts,
 )
+from services.projections.core.billable_time import units_of_visit_data
 from services.projections.core.claim_events import (
     CLAIM_EVENT_TYPES,
     RowKey,
@@ -74,12 +74,13 @@ class InlineBatch:
         )
         if not new_visit:
             return []
+        settings = projection.facts.settings_for(data["payer_id"])
         check = scheduling_check(
             projection,
             data["payer_id"],
             data["service_code"],
             date.fromisoformat(data["service_date"]),
-            Decimal(data["units"]),
+            units_of_visit_data(data, settings.unit_minutes, settings.rounding_minutes),
             data.get("authorization_number"),
         )
         return check.warnings

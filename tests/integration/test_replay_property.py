@@ -26,7 +26,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -74,7 +74,10 @@ KINDS = (
     ("bill", 3),
     ("coverage", 2),
     ("claims", 8),
+    ("opening", 1),
 )
+POOL = "pool-1"  # a shared pool of both codes (2.13): refused where a code has a key already
+OPENING_BALANCES = st.sampled_from(["0", "3", "-2", "7.5"])
 
 Event = dict[str, Any]
 # an event, what follows it ("more", "close" or "close+resend": its batch is sent twice) and, when
@@ -189,6 +192,9 @@ class _History:
             "authorization_required": st.sampled_from([[], ["T1"], "all"]),
             # read by the reconciliation only (section 5): must change no stored row
             "benefit_code_map": st.sampled_from([{}, {"AE": "PT"}]),
+            # clocked visits' units follow them (2.12): a change replays those visits
+            "unit_minutes": st.sampled_from([60, 15, 45]),
+            "rounding_minutes": st.sampled_from([15, 1, 10]),
         }
         if payer is not None:
             fields["allow_accumulation"] = st.integers(0, 3).map(bool)
@@ -212,10 +218,12 @@ class _History:
         member = draw(st.sampled_from(self.members))
         number = draw(st.sampled_from(NUMBERS))
         code = draw(st.sampled_from(CODES))
+        pooled = _rarely(draw) or draw(st.integers(0, 5)) == 0
         first = draw(st.integers(0, WINDOW_DAYS - 1))
         last = min(WINDOW_DAYS - 1, first + draw(st.integers(0, 30)))
         payer = draw(st.sampled_from(PAYERS))
-        self.lines.setdefault(line, _Line(member, payer, number, code, first, last))
+        key_code = POOL if pooled else code
+        self.lines.setdefault(line, _Line(member, payer, number, key_code, first, last))
         # now and then another frequency than the key's: refused while an active line disagrees
         frequency = self.frequency_of[number]
         if _rarely(draw):
@@ -227,7 +235,11 @@ class _History:
                 "authorization_number": number,
                 "member_id": member,
                 "payer_id": payer,
-                "service_code": code,
+                **(
+                    {"pool": POOL, "service_codes": list(CODES)}
+                    if pooled
+                    else {"service_code": code}
+                ),
                 "frequency": frequency,
                 "units": draw(line_units),
                 "start_date": _day(first),
@@ -286,6 +298,7 @@ class _History:
         if draw(st.booleans()):
             line = self._line()
             member, payer, code = line.member, line.payer, line.code
+            code = draw(st.sampled_from(CODES)) if code == POOL else code
             number = draw(st.none() | st.just(line.number))
         else:
             member = draw(st.sampled_from(self.members))
@@ -332,7 +345,9 @@ class _History:
                 ["visit.confirmed", "visit.rescheduled", "visit.missed", "visit.cancelled"]
             )
         )
-        if kind == "visit.confirmed":
+        if kind == "visit.confirmed" and draw(st.integers(0, 3)) == 0:
+            data = self.clock_times()  # units from the shift (2.12)
+        elif kind == "visit.confirmed":
             data = {"units": draw(st.none() | visit_units)}
         elif kind == "visit.rescheduled":
             changes = draw(st.sets(st.sampled_from(["service_date", "units"]), min_size=1))
@@ -351,6 +366,32 @@ class _History:
         claim = self.draw(st.none() | st.just(f"CLM-{visit}"))
         return _event("visit.billed", {"visit_id": visit, "claim_reference": claim})
 
+    def clock_times(self) -> Event:
+        """A shift of up to 12 hours, with a UTC or a -05:00 offset (the minutes decide)."""
+        draw = self.draw
+        start = datetime(2026, 1, 5, 8, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 600)))
+        end = start + timedelta(minutes=draw(st.integers(1, 720)))
+        zone = draw(st.sampled_from([UTC, timezone(timedelta(hours=-5))]))
+        return {"clock_in": start.astimezone(zone).isoformat(), "clock_out": end.isoformat()}
+
+    def opening(self) -> Event:
+        """An opening balance (2.17) of a key granted before, now and then of an unknown one."""
+        draw = self.draw
+        line = self._line()
+        code = line.code if not _rarely(draw) else "unknown"
+        return _event(
+            "accumulation.opening_balance",
+            {
+                "member_id": line.member,
+                "payer_id": line.payer,
+                "authorization_number": line.number,
+                "service_code": code,
+                "as_of": _day(draw(st.integers(0, WINDOW_DAYS - 1))),
+                "balance": draw(OPENING_BALANCES),
+                "source": "previous system",
+            },
+        )
+
 
 @st.composite
 def _step(draw: st.DrawFn, history: _History) -> Step:
@@ -368,6 +409,7 @@ def _step(draw: st.DrawFn, history: _History) -> Step:
         "bill": history.bill,
         "coverage": history.coverage,
         "claims": history.claims.step,
+        "opening": history.opening,
     }
     return makers[draw(kinds)](), draw(endings), draw(hours)
 

@@ -28,6 +28,7 @@ def summary(view: KeyView, status: KeyStatus) -> dict[str, Any]:
     return {
         "authorization_number": result.key[0],
         "service_code": result.key[1],
+        "service_codes": list(result.service_codes),
         "payer_id": result.payer_id,
         "frequency": result.frequency,
         "span": {"start": result.span_start, "end": result.span_end},

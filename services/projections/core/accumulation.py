@@ -16,7 +16,14 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from services.projections.core.caps import fill_caps, has_caps
-from services.projections.core.facts import KeyId, Line, MemberFacts, PayerSettings, Visit
+from services.projections.core.facts import (
+    KeyId,
+    Line,
+    MemberFacts,
+    Opening,
+    PayerSettings,
+    Visit,
+)
 from services.projections.core.periods import periods_between
 
 ZERO = Decimal(0)
@@ -68,6 +75,7 @@ class KeyResult:
     # the ids of each period's visits (aligned with `periods`), so that `update_key` walks one
     # period again without sorting every visit of the key into periods; not part of the answer
     period_visits: tuple[tuple[str, ...], ...] = field(default=(), compare=False, repr=False)
+    service_codes: tuple[str, ...] = ()  # the codes drawing from the key: a pool's, or its own
 
     @property
     def negative(self) -> bool:
@@ -96,14 +104,19 @@ def match_visit(
     """The key a visit draws from (accumulation.md 2.2), or None when it is unauthorized."""
     lines = list(lines)
     if authorization_number is not None:
-        key = (authorization_number, service_code)
-        return key if any(line.key == key for line in lines) else None
+        # a code belongs to one key per number (2.13): its own, or the pool that lists it
+        return next(
+            (
+                line.key
+                for line in lines
+                if line.authorization_number == authorization_number and line.serves(service_code)
+            ),
+            None,
+        )
     covering = [
         line
         for line in lines
-        if line.payer_id == payer_id
-        and line.service_code == service_code
-        and line.covers(service_date)
+        if line.payer_id == payer_id and line.serves(service_code) and line.covers(service_date)
     ]
     if not covering:
         return None
@@ -146,13 +159,19 @@ def _grid(
 
 
 def compute_key(
-    key: KeyId, lines: list[Line], visits: list[Visit], settings: PayerSettings
+    key: KeyId,
+    lines: list[Line],
+    visits: list[Visit],
+    settings: PayerSettings,
+    opening: Opening | None = None,
 ) -> KeyResult:
-    """Periods, balances and allocation of one key from its lines and matched visits."""
+    """Periods, balances and allocation of one key from its lines and matched visits (and an
+    opening balance that sets B_k of the period holding its date: 2.17)."""
     assert lines, "a key exists only through its lines"
     frequency = key_frequency(lines)
     dates = [d for line in lines for d in (line.start_date, line.end_date)]
     dates += [visit.service_date for visit in visits]
+    dates += [opening.as_of] if opening is not None else []
     grid, starts = _grid(frequency, min(dates), max(dates), settings.week_starts_on)
     excess = _cap_excess(lines, visits, settings)
     authorized = [ZERO] * len(grid)
@@ -172,6 +191,8 @@ def compute_key(
     for index, (start, end) in enumerate(grid):
         found = by_period.get(index, ())
         period = _walk(start, end, authorized[index], balance, found, settings, allocations, excess)
+        if opening is not None and start <= opening.as_of <= end:
+            period = period._replace(balance=opening.balance)  # its visits are in the figure
         periods.append(period)
         balance = period.balance
     return KeyResult(
@@ -187,6 +208,7 @@ def compute_key(
             tuple(visit.visit_id for visit in by_period.get(index, ()))
             for index in range(len(grid))
         ),
+        service_codes=tuple(sorted({code for line in lines for code in line.service_codes})),
     )
 
 
@@ -399,7 +421,7 @@ def compute_key_of(facts: MemberFacts, key: KeyId, visits: list[Visit]) -> KeyRe
     """One key of a member, given the visits matched to it."""
     key_lines = facts.key_lines(key)
     settings = facts.settings_for(key_lines[-1].payer_id)
-    return compute_key(key, key_lines, visits, settings)
+    return compute_key(key, key_lines, visits, settings, facts.openings.get(key))
 
 
 def visit_key(lines: Iterable[Line], visit: Visit) -> KeyId | None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.projections.core.accumulation import ZERO
-from services.projections.core.facts import KeyId, LedgerEvent
+from services.projections.core.facts import KeyId, LedgerEvent, grant_codes
 from services.projections.core.member import MemberProjection
 from services.projections.core.views import key_view
 
@@ -38,6 +38,8 @@ def _touches(
         if "authorization_id" in data:
             line = facts.lines.get(data["authorization_id"])
             return line is not None and line.key == key
+        return (data["authorization_number"], data["service_code"]) == key
+    if event.type == "accumulation.opening_balance":
         return (data["authorization_number"], data["service_code"]) == key
     if event.type.startswith("visit."):
         return projection.result.matches.get(data["visit_id"]) == key
@@ -78,6 +80,8 @@ def _amendment(d: Mapping[str, Any]) -> str:
 def _visit(kind: str, d: Mapping[str, Any]) -> str:
     visit = d["visit_id"]
     units = f", {d['units']} units" if d.get("units") is not None else ""
+    if d.get("clock_in") is not None:  # the units follow from the shift (2.12)
+        units = f", clocked {d['clock_in']} to {d['clock_out']}"
     day = f" on {d['service_date']}" if d.get("service_date") is not None else ""
     moved = f" to {d['service_date']}" if d.get("service_date") is not None else ""
     return {
@@ -122,9 +126,16 @@ def describe(event: LedgerEvent) -> str:
     d = event.data
     kind = event.type
     if kind == "authorization.granted":
+        pool = f" shared by {', '.join(d['service_codes'])}" if d.get("pool") else ""
         return (
-            f"grants {d['units']} units per {d['frequency']} "
+            f"grants {d['units']} units per {d['frequency']}{pool} "
             f"from {d['start_date']} to {d['end_date']}{_caps(d.get('caps'))}"
+        )
+    if kind == "accumulation.opening_balance":
+        reference = f" ({d['reference']})" if d.get("reference") else ""
+        return (
+            f"opens the balance at {d['balance']} for the period holding {d['as_of']}, "
+            f"from {d['source']}{reference}: the key's visits up to that period's end are in it"
         )
     if kind == "authorization.amended":
         return f"amends line {d['authorization_id']}: {_amendment(d)}"
@@ -151,7 +162,7 @@ def explain(
             e.data["payer_id"]
             for e in reversed(events)
             if e.type == "authorization.granted"
-            and (e.data["authorization_number"], e.data["service_code"]) == key
+            and (e.data["authorization_number"], grant_codes(e.data)[0]) == key
         ),
         None,
     )

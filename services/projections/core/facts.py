@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.projections.core import benefit_claim_folds
@@ -19,7 +19,12 @@ from services.projections.core.benefits import (
     Verification,
     eligible,
 )
+from services.projections.core.billable_time import billable_units
 from services.projections.core.claims import Claim, Enrollment, Schedule
+from services.projections.core.payer_settings import DEFAULT_SETTINGS, settings_after
+from services.projections.core.payer_settings import (
+    PayerSettings as PayerSettings,  # re-exported: the accumulation modules import it from here
+)
 
 # events of no member: folded into every member's facts, never a member's own position
 TENANT_WIDE_TYPES = frozenset(
@@ -78,22 +83,14 @@ def local_date(moment: datetime, time_zone: str) -> date:
 
 
 @dataclass(frozen=True)
-class PayerSettings:
-    allow_accumulation: bool = False
-    include_scheduled_units: bool = False
-    exclude_missed_days: bool = False
-    week_starts_on: str = "sunday"
-    renewal_days_before_end: int = 14
-    renewal_used_fraction: Decimal = Decimal("0.8")
-    # service codes whose visits need an authorization, or "all" (accumulation.md section 3)
-    authorization_required: frozenset[str] | Literal["all"] = frozenset()
+class Opening:
+    """A key's raw balance at the end of the period holding `as_of`, from another system
+    (2.17); the latest by position replaces earlier ones."""
 
-    def requires_authorization(self, service_code: str) -> bool:
-        required = self.authorization_required
-        return required == "all" or service_code in required
-
-
-DEFAULT_SETTINGS = PayerSettings()
+    as_of: date
+    balance: Decimal
+    event_id: str
+    position: int
 
 
 @dataclass(frozen=True)
@@ -123,7 +120,10 @@ class Billed:
 
 @dataclass
 class Line:
-    """A regular authorization line. A voided or removed line keeps its key and dates, grants 0."""
+    """A regular authorization line. A voided or removed line keeps its key and dates, grants 0.
+
+    `service_code` is what stands for the code in the key: the code itself, or the name of a
+    shared pool whose `service_codes` all draw from the line (2.13)."""
 
     authorization_id: str
     authorization_number: str
@@ -140,10 +140,16 @@ class Line:
     covered_from: date | None = None
     covered_to: date | None = None
     caps: tuple[Cap, ...] = ()  # pacing caps (2.14)
+    service_codes: tuple[str, ...] = ()  # the codes visits draw with; () for a plain line
 
     def __post_init__(self) -> None:
         self.covered_from = self.covered_from or self.start_date
         self.covered_to = self.covered_to or self.end_date
+        self.service_codes = self.service_codes or (self.service_code,)
+
+    def serves(self, service_code: str) -> bool:
+        """Whether visits of the code draw from the line (its own code, or one of its pool)."""
+        return service_code in self.service_codes
 
     def covers(self, day: date) -> bool:
         assert self.covered_from is not None and self.covered_to is not None
@@ -172,6 +178,16 @@ class Visit:
     override: dict[str, Any] | None = None
     events: list[str] = field(default_factory=list)
     billed: Billed | None = None  # 2.11
+    # clock times as recorded (their text, offset kept); units follow from them and the payer's
+    # settings while they are set (2.12)
+    clock_in: str | None = None
+    clock_out: str | None = None
+
+    def clock_units(self, settings: PayerSettings) -> Decimal | None:
+        if self.clock_in is None or self.clock_out is None:
+            return None
+        start, end = datetime.fromisoformat(self.clock_in), datetime.fromisoformat(self.clock_out)
+        return billable_units(start, end, settings.unit_minutes, settings.rounding_minutes)
 
 
 @dataclass
@@ -189,6 +205,7 @@ class MemberFacts:
     enrollments: list[Enrollment] = field(default_factory=list)
     claims: dict[str, Claim] = field(default_factory=dict)
     time_zone: str = DEFAULT_TIME_ZONE  # the tenant's (tenant.settings_changed)
+    openings: dict[KeyId, Opening] = field(default_factory=dict)  # 2.17
 
     def copy(self) -> MemberFacts:
         return copy.deepcopy(self)
@@ -232,8 +249,7 @@ class MemberFacts:
         if self.settings_for(payer_id).requires_authorization(service_code):
             return True
         return any(
-            line.payer_id == payer_id and line.service_code == service_code
-            for line in self.lines.values()
+            line.payer_id == payer_id and line.serves(service_code) for line in self.lines.values()
         )
 
     def eligible(self, visit: Visit) -> bool:
@@ -252,39 +268,32 @@ def _tenant_settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
 
 
 def _settings_changed(facts: MemberFacts, event: LedgerEvent) -> None:
-    d = event.data
-    current = facts.settings_for(d["payer_id"])
-    facts.settings[d["payer_id"]] = PayerSettings(
-        allow_accumulation=d.get("allow_accumulation", current.allow_accumulation),
-        include_scheduled_units=d.get("include_scheduled_units", current.include_scheduled_units),
-        exclude_missed_days=d.get("exclude_missed_days", current.exclude_missed_days),
-        week_starts_on=d.get("week_starts_on", current.week_starts_on),
-        renewal_days_before_end=d.get("renewal_days_before_end", current.renewal_days_before_end),
-        renewal_used_fraction=Decimal(
-            d.get("renewal_used_fraction", current.renewal_used_fraction)
-        ),
-        authorization_required=_required_codes(
-            d.get("authorization_required"), current.authorization_required
-        ),
-    )
+    payer_id = event.data["payer_id"]
+    settings = facts.settings[payer_id] = settings_after(facts.settings_for(payer_id), event.data)
+    # units of clocked visits are a function of the ledger: the settings in force now apply to
+    # every shift, as every other setting applies to the whole history (decision, 2.12)
+    for visit in facts.visits.values():
+        units = visit.clock_units(settings) if visit.payer_id == payer_id else None
+        if units is not None:
+            visit.units = units
 
 
-def _required_codes(
-    given: list[str] | str | None, current: frozenset[str] | Literal["all"]
-) -> frozenset[str] | Literal["all"]:
-    if given is None:
-        return current
-    return "all" if given == "all" else frozenset(given)
+def grant_codes(data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """A grant's key code (its service code or pool name) and the codes that draw from it."""
+    if data.get("pool") is not None:
+        return data["pool"], tuple(data["service_codes"])
+    return data["service_code"], (data["service_code"],)
 
 
 def _granted(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
+    code, codes = grant_codes(d)
     facts.lines[d["authorization_id"]] = Line(
         authorization_id=d["authorization_id"],
         authorization_number=d["authorization_number"],
         member_id=d["member_id"],
         payer_id=d["payer_id"],
-        service_code=d["service_code"],
+        service_code=code,
         frequency=d["frequency"],
         units=event.amount("units"),
         start_date=event.day("start_date"),
@@ -297,6 +306,7 @@ def _granted(facts: MemberFacts, event: LedgerEvent) -> None:
             )
             for cap in d.get("caps") or ()
         ),
+        service_codes=codes,
     )
 
 
@@ -330,14 +340,28 @@ def _new_visit(facts: MemberFacts, event: LedgerEvent, status: str) -> Visit:
         payer_id=d["payer_id"],
         service_code=d["service_code"],
         service_date=event.day("service_date"),
-        units=event.amount("units"),
+        units=event.amount_or_none("units") or Decimal(0),
         authorization_number=d.get("authorization_number"),
         status=status,
         first_position=event.position,
         override=d.get("override"),
     )
     facts.visits[visit.visit_id] = visit
+    _set_units(facts, visit, event)
     return visit
+
+
+def _set_units(facts: MemberFacts, visit: Visit, event: LedgerEvent) -> None:
+    """Units given outright replace clock times; clock times set the units from then on."""
+    d = event.data
+    if d.get("units") is not None:
+        visit.units = event.amount("units")  # 0 is an amount, not a missing one
+        visit.clock_in = visit.clock_out = None
+    elif d.get("clock_in") is not None:
+        visit.clock_in, visit.clock_out = d["clock_in"], d["clock_out"]
+        units = visit.clock_units(facts.settings_for(visit.payer_id))
+        assert units is not None
+        visit.units = units
 
 
 def _scheduled(facts: MemberFacts, event: LedgerEvent) -> None:
@@ -348,8 +372,7 @@ def _rescheduled(facts: MemberFacts, event: LedgerEvent) -> None:
     d = event.data
     visit = facts.visits[d["visit_id"]]
     visit.service_date = event.day_or_none("service_date") or visit.service_date
-    if d.get("units") is not None:
-        visit.units = event.amount("units")
+    _set_units(facts, visit, event)
     visit.events.append(event.event_id)
 
 
@@ -361,11 +384,17 @@ def _confirmed(facts: MemberFacts, event: LedgerEvent) -> None:
     else:
         visit.status = "confirmed"
         visit.service_date = event.day_or_none("service_date") or visit.service_date
-        if d.get("units") is not None:
-            visit.units = event.amount("units")
+        _set_units(facts, visit, event)
         if d.get("override") is not None:
             visit.override = d["override"]
     visit.events.append(event.event_id)
+
+
+def _opening_balance(facts: MemberFacts, event: LedgerEvent) -> None:
+    d = event.data
+    key = (d["authorization_number"], d["service_code"])
+    opening = Opening(event.day("as_of"), event.amount("balance"), event.event_id, event.position)
+    facts.openings[key] = opening  # a later one replaces an earlier one (decision, 2.17)
 
 
 def _status(status: str) -> Any:
@@ -408,4 +437,5 @@ _HANDLERS = {
     "visit.missed": _status("missed"),
     "visit.cancelled": _status("cancelled"),
     "visit.billed": _billed,
+    "accumulation.opening_balance": _opening_balance,
 }

@@ -21,7 +21,13 @@ from services.projections.core.accumulation import (
     update_key,
     visit_key,
 )
-from services.projections.core.facts import TENANT_WIDE_TYPES, KeyId, LedgerEvent, MemberFacts
+from services.projections.core.facts import (
+    TENANT_WIDE_TYPES,
+    KeyId,
+    LedgerEvent,
+    MemberFacts,
+    grant_codes,
+)
 
 CAUSES = ("authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse")
 
@@ -113,7 +119,8 @@ class MemberProjection:
         """The key after an event, and the visits whose allocation was drawn again (None: all).
         When only a visit changed, only the periods it touches are walked again (update_key):
         the cost of one more visit does not grow with the member's history."""
-        if old is not None and moved is not None:
+        # an opening balance replaces one period's balance: the whole key is walked again
+        if old is not None and moved is not None and key not in self.facts.openings:
             lines = self.facts.key_lines(key)
             visit = self.facts.visits[moved.visit_id]
             update = update_key(
@@ -235,22 +242,34 @@ class MemberProjection:
                     if visit.payer_id == data["payer_id"]
                 )
             return set()
+        if event.type == "accumulation.opening_balance":
+            return {(data["authorization_number"], data["service_code"])}
         if event.type == "payer.settings_changed":
             payer_id = data["payer_id"]
-            if self.track_changes:
+            if self.track_changes:  # unauthorized ones, and clocked ones whose units may change
                 self.changed_visits.update(
                     visit_id
                     for visit_id, key in self.matches.items()
-                    if key is None and self.facts.visits[visit_id].payer_id == payer_id
+                    if self.facts.visits[visit_id].payer_id == payer_id
+                    and (key is None or self.facts.visits[visit_id].clock_in is not None)
                 )
-            return {
+            # a clocked visit's units follow its own payer's settings, and a visit naming an
+            # authorization number may draw from a key of another payer (2.2, 2.12)
+            clocked = {
+                key
+                for visit_id, key in self.matches.items()
+                if key is not None
+                and self.facts.visits[visit_id].payer_id == payer_id
+                and self.facts.visits[visit_id].clock_in is not None
+            }
+            return clocked | {
                 key
                 for key in self.facts.key_ids()
                 if self.facts.key_lines(key)[-1].payer_id == payer_id
             }
-        code = _line_service_code(self.facts, event)
-        if code is not None:
-            return {key for key in self.facts.key_ids() if key[1] == code}
+        codes = _line_codes(self.facts, event)
+        if codes is not None:
+            return _keys_serving(self.facts, codes)
         if event.type.startswith("visit."):
             keys: set[KeyId] = set()
             current = self.matches.get(data["visit_id"])
@@ -290,10 +309,10 @@ class MemberProjection:
     def _rematch(self, event: LedgerEvent) -> set[KeyId]:
         """Match again the visits the event may move; the keys they left or joined."""
         matches = self.matches
-        code = _line_service_code(self.facts, event)
-        if code is not None:
-            visit_ids = [v.visit_id for v in self.facts.visits.values() if v.service_code == code]
-            touched = {key for key in self.facts.key_ids() if key[1] == code}
+        codes = _line_codes(self.facts, event)
+        if codes is not None:
+            visit_ids = [v.visit_id for v in self.facts.visits.values() if v.service_code in codes]
+            touched = _keys_serving(self.facts, codes)
         elif event.type.startswith("visit."):
             visit_ids = [event.data["visit_id"]]
             touched = set()
@@ -320,16 +339,26 @@ class MemberProjection:
         return touched
 
 
-def _line_service_code(facts: MemberFacts, event: LedgerEvent) -> str | None:
-    """The service code of the line an authorization event is about (None for other events)."""
+def _line_codes(facts: MemberFacts, event: LedgerEvent) -> frozenset[str] | None:
+    """The visits' service codes the line(s) of an authorization event serve: its own code, or
+    a pool's codes (None for other events)."""
     data = event.data
-    if event.type in ("authorization.granted", "authorization.service_removed"):
-        code: str = data["service_code"]
-        return code
+    if event.type == "authorization.granted":
+        return frozenset(grant_codes(data)[1])
+    if event.type == "authorization.service_removed":
+        key = (data["authorization_number"], data["service_code"])
+        return frozenset(code for line in facts.key_lines(key) for code in line.service_codes) | {
+            data["service_code"]
+        }
     if event.type in ("authorization.amended", "authorization.voided"):
         line = facts.lines.get(data["authorization_id"])
-        return line.service_code if line is not None else None
+        return frozenset(line.service_codes) if line is not None else None
     return None
+
+
+def _keys_serving(facts: MemberFacts, codes: frozenset[str]) -> set[KeyId]:
+    """The keys whose lines serve any of the codes: where their visits may match."""
+    return {line.key for line in facts.lines.values() if codes.intersection(line.service_codes)}
 
 
 def _is_reduction(facts: MemberFacts, event: LedgerEvent) -> bool:

@@ -65,7 +65,13 @@ def key_body(result: KeyResult, flag: Flag | None) -> dict[str, Any]:
         "accumulates": result.accumulates,
         "periods": [_period(period) for period in result.periods],
         "flag": _flag(flag),
+        # a pool's codes only: a plain key's rows stay as the previous release wrote them
+        **({"service_codes": list(result.service_codes)} if _pooled(result) else {}),
     }
+
+
+def _pooled(result: KeyResult) -> bool:
+    return bool(result.service_codes) and result.service_codes != (result.key[1],)
 
 
 def _period_from_row(row: list[str] | dict[str, str]) -> PeriodResult:
@@ -88,6 +94,7 @@ def key_from_body(body: dict[str, Any]) -> tuple[KeyResult, Flag | None]:
         accumulates=body["accumulates"],
         periods=periods,
         visits={},
+        service_codes=tuple(body.get("service_codes", [body["service_code"]])),
     )
     flag = body["flag"]
     return result, Flag(**flag) if flag else None
@@ -119,8 +126,21 @@ def visit_body(projection: MemberProjection, visit_id: str) -> dict[str, Any]:
         "allocation": _allocation(projection.allocation(visit_id)),
         "override": visit.override,
         "not_eligible": not projection.facts.eligible(visit),
-        "billed": visit.billed is not None,
-        "claim_reference": visit.billed.claim_reference if visit.billed else None,
+        # only for a billed or a clocked visit (the answer shows false or null otherwise): the
+        # rows of the previous release stay what a rebuild writes
+        **(
+            {
+                "billed": True,
+                "claim_reference": visit.billed.claim_reference,
+            }
+            if visit.billed is not None
+            else {}
+        ),
+        **(
+            {"clock_in": visit.clock_in, "clock_out": visit.clock_out}
+            if visit.clock_in is not None
+            else {}
+        ),
     }
 
 
