@@ -101,11 +101,13 @@ def key_from_body(body: dict[str, Any]) -> tuple[KeyResult, Flag | None]:
 
 
 def _allocation(allocation: Allocation) -> dict[str, str | None]:
+    # `reason` only where there is one (the answer shows null otherwise): the rows of the
+    # previous release stay what a rebuild writes
     return {
         "regular": str(allocation.regular),
         "accumulated": str(allocation.accumulated),
         "unauthorized": str(allocation.unauthorized),
-        "reason": allocation.reason,
+        **({"reason": allocation.reason} if allocation.reason is not None else {}),
     }
 
 
