@@ -12,9 +12,17 @@ from contracts.decimals import FractionString, UnitsString, money_text, units_te
 
 
 class BenefitPeriodOut(BaseModel):
-    type: Literal["calendar_year", "plan_year", "anniversary", "lifetime"]
+    type: Literal["calendar_year", "plan_year", "anniversary", "lifetime", "rolling", "episode"]
     start: date | None = Field(description="first day of the period; null for a lifetime limit")
     end: date | None = Field(description="last day of the period; null for a lifetime limit")
+    days: int | None = Field(
+        default=None, description="rolling and episode: the period's length in days"
+    )
+    open: bool = Field(
+        default=True,
+        description="false for an episode limit on a date in no episode: the period is the "
+        "one a counted visit on that date would open, and nothing is used",
+    )
 
 
 class VerificationOut(BaseModel):

@@ -355,8 +355,28 @@ class Lifetime(Strict):
     type: Literal["lifetime"]
 
 
+MAX_SLIDING_DAYS = 3660  # about ten years: a bound, far beyond any payer's rolling limit
+SlidingDays = Annotated[int, Field(ge=1, le=MAX_SLIDING_DAYS)]
+
+
+class Rolling(Strict):
+    """Counts the `days` days ending on the date asked about ("20 visits in any 90 days")."""
+
+    type: Literal["rolling"]
+    days: SlidingDays = Field(description=f"The window's length, 1 to {MAX_SLIDING_DAYS} days.")
+
+
+class Episode(Strict):
+    """Opens at the first counted visit and lasts `days` days; the next episode opens at the
+    first counted visit after it ends."""
+
+    type: Literal["episode"]
+    days: SlidingDays = Field(description=f"An episode's length, 1 to {MAX_SLIDING_DAYS} days.")
+
+
 BenefitPeriod = Annotated[
-    CalendarYear | PlanYear | Anniversary | Lifetime, Field(discriminator="type")
+    CalendarYear | PlanYear | Anniversary | Lifetime | Rolling | Episode,
+    Field(discriminator="type"),
 ]
 BenefitUnit = Literal["visits", "units", "amount"]
 Thresholds = Annotated[list[Fraction], Field(min_length=1, max_length=10)]

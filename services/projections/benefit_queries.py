@@ -65,6 +65,8 @@ def item(status: BenefitStatus) -> dict[str, Any]:
             "type": limit.period.type,
             "start": status.period_start,
             "end": status.period_end,
+            "days": limit.period.days if limit.period.sliding else None,
+            "open": status.open,
         },
         "limit": limit.limit,
         "unit": limit.unit,
