@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from contracts.decimals import money_text, units_text
 from services.projections.core.alerts import Alert
 from services.projections.core.claim_schedules import schedule_of_claim_data
 from services.projections.core.claims import Claim, Row, accumulator_rows
 from services.projections.core.facts import LedgerEvent, MemberFacts
 
+ZERO = Decimal(0)
 ACCUMULATOR_CHANGED = "accumulator.changed"
 ACCUMULATOR_MET = "accumulator.met"
 CLAIM_EVENT_TYPES = ("claim.adjudicated", "claim.status_changed", "claim.adjusted", "claim.voided")
@@ -66,12 +69,18 @@ def rows_on(
     return found
 
 
+def _text(row: Row, value: Decimal) -> str:
+    """As the answers write it: days normalized, money with 2 decimals (api.md Conventions)."""
+    days = row.accumulator.type in ("day", "reversion")
+    return units_text(value) if days else money_text(value)
+
+
 def _figures(row: Row | None, fresh: Row | None = None) -> dict[str, str]:
     """A row's applied and remaining; a row that did not exist yet had its whole amount left."""
     if row is None:
-        amount = fresh.accumulator.amount if fresh is not None else 0
-        return {"applied": "0", "remaining": str(amount)}
-    return {"applied": str(row.applied), "remaining": str(row.remaining)}
+        assert fresh is not None, "a row new to the event has its fresh state"
+        return {"applied": _text(fresh, ZERO), "remaining": _text(fresh, fresh.accumulator.amount)}
+    return {"applied": _text(row, row.applied), "remaining": _text(row, row.remaining)}
 
 
 def _describe(row: Row, member_id: str) -> dict[str, Any]:
@@ -115,7 +124,7 @@ def changes(
             assert then is not None
             if then.applied == 0:  # the empty row shown before any illness or tooth had one
                 continue
-            gone = {"applied": "0", "remaining": str(then.accumulator.amount)}
+            gone = _figures(None, then)
             data = {**_describe(then, member_id), "previous": _figures(then), "current": gone}
             changed.append((ACCUMULATOR_CHANGED, {**data, **cause}))
             continue
@@ -143,8 +152,8 @@ def changes(
                     ACCUMULATOR_MET,
                     {
                         **described,
-                        "schedule_amount": str(now.accumulator.amount),
-                        "applied": str(now.applied),
+                        "schedule_amount": _text(now, now.accumulator.amount),
+                        "applied": _text(now, now.applied),
                         **cause,
                     },
                 )
