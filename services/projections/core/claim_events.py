@@ -20,7 +20,14 @@ from services.projections.core.facts import LedgerEvent, MemberFacts
 ZERO = Decimal(0)
 ACCUMULATOR_CHANGED = "accumulator.changed"
 ACCUMULATOR_MET = "accumulator.met"
-CLAIM_EVENT_TYPES = ("claim.adjudicated", "claim.status_changed", "claim.adjusted", "claim.voided")
+CLAIM_EVENT_TYPES = (
+    "claim.adjudicated",
+    "claim.status_changed",
+    "claim.adjusted",
+    "claim.voided",
+    "accumulator.opening_balance",  # moves its row like a claim (2.17)
+)
+OPENING_BALANCE = "accumulator.opening_balance"
 
 RowKey = tuple[
     str, str, str | None, str | None, date | None
@@ -28,7 +35,10 @@ RowKey = tuple[
 
 
 def claim_dates(facts: MemberFacts, event: LedgerEvent) -> set[date]:
-    """The from-dates of the claim's lines, as they were and as the event makes them."""
+    """The from-dates of the claim's lines, as they were and as the event makes them (an opening
+    balance: its date)."""
+    if event.type == OPENING_BALANCE:
+        return {event.day("as_of")}
     days = {date.fromisoformat(line["from_date"]) for line in event.data.get("lines", ())}
     claim = facts.claims.get(event.data["claim_id"])
     if claim is not None:
@@ -38,7 +48,9 @@ def claim_dates(facts: MemberFacts, event: LedgerEvent) -> set[date]:
 
 def claim_schedules(facts: MemberFacts, event: LedgerEvent) -> set[str]:
     """The schedule a claim event moves (before the event is folded in): the claim's own, or the
-    one a new claim will count in (4.1)."""
+    one a new claim will count in (4.1); an opening balance's, its schedule."""
+    if event.type == OPENING_BALANCE:
+        return {event.data["schedule_id"]}
     claim = facts.claims.get(event.data["claim_id"])
     if claim is not None:
         schedule_id = claim.schedule_id
@@ -113,7 +125,7 @@ def changes(
     changed: list[tuple[str, dict[str, Any]]] = []
     met: list[Alert] = []
     cause = {
-        "claim_id": event.data["claim_id"],
+        "claim_id": event.data.get("claim_id"),  # none for an opening balance
         "cause_event_id": event.event_id,
         "position": event.position,
     }
