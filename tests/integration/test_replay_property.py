@@ -4,7 +4,9 @@ rebuild from the ledger.
 Random histories of one or two members of a fresh tenant (payer and tenant settings changes,
 grants, amendments, voids, service removals, visits in every state, with and without an
 authorization number, and claims accumulators: schedules, enrollments, claims inside and outside
-eligibility, with and without `schedule_id`, their changes; see `replay_claims.py`) are recorded
+eligibility, with and without `schedule_id`, their changes, opening balances; see
+`replay_claims.py`; and benefit limits of every period type, rolling and episode included, their
+amendments and verifications; see `replay_benefits.py`) are recorded
 in random batches through `Ledger.append`, with a clock that runs from before the first visit to
 half way through the window, so confirmations land both inside their period and after it ended
 (a day that depends on the tenant's time zone). Most events refer to lines and visits generated
@@ -12,11 +14,13 @@ before them; now and then one is refused.
 
 After every batch:
 - a recorded batch: every member's stored rows equal a replay of its events from the ledger, the
-  `accumulator.changed` events stored so far equal those derived again from the ledger event by
-  event, and sending the same batch again is answered `duplicate` and stores nothing;
+  `accumulator.changed` and `benefit.threshold_crossed` events stored so far equal those derived
+  again from the ledger event by event, and sending the same batch again is answered
+  `duplicate` and stores nothing;
 - a refused batch (`LedgerError`, e.g. amending a voided line): the tenant's ledger and read model
   are unchanged.
-At the end a recalculation of the tenant checks every member and corrects none.
+At the end a recalculation of the tenant checks every member and corrects none, and emits no
+threshold alert again.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ from services.projections.core.serialize import MemberRows, member_rows
 from services.projections.inline import InlineProjector
 from services.projections.runner import read_member, recalculate, replay
 from tests.conftest import new_tenant
+from tests.integration.replay_benefits import (
+    BenefitsHistory,
+    rederived_thresholds,
+    stored_thresholds,
+)
 from tests.integration.replay_claims import ClaimsHistory, rederived_changes, stored_changes
 
 START = date(2026, 1, 4)  # a Sunday; lines and visits fall in the ten weeks from here
@@ -71,6 +80,7 @@ KINDS = (
     ("visit change", 7),
     ("coverage", 2),
     ("claims", 8),
+    ("benefits", 4),
 )
 
 Event = dict[str, Any]
@@ -125,6 +135,7 @@ class _History:
         self.lines: dict[str, _Line] = {}
         self.visits: dict[str, int] = {}  # id -> day offset
         self.claims = ClaimsHistory(self, _event, _day)
+        self.benefits = BenefitsHistory(self, _event, _day, PAYERS, CODES)
 
     def rarely(self) -> bool:
         return _rarely(self.draw)
@@ -343,6 +354,7 @@ def _step(draw: st.DrawFn, history: _History) -> Step:
         "visit change": history.visit_change,
         "coverage": history.coverage,
         "claims": history.claims.step,
+        "benefits": history.benefits.step,
     }
     return makers[draw(kinds)](), draw(endings), draw(hours)
 
@@ -451,6 +463,7 @@ def check_replay_equality(store: Store, members: tuple[str, ...], steps: list[St
         assert ledger_count(store.connection, tenant) == count + len(batch)
         assert_rebuild_equals_stored(store, tenant, members)
         assert_claims_feed_equals_rederived(store, tenant)
+        assert_threshold_alerts_equal_rederived(store, tenant)
         if resend:
             after = stored_rows(store, tenant, members)
             again = store.ledger.append(
@@ -466,7 +479,9 @@ def check_replay_equality(store: Store, members: tuple[str, ...], steps: list[St
             assert stored_rows(store, tenant, members) == after
     with_events = assert_rebuild_equals_stored(store, tenant, members)
     assert_claims_feed_equals_rederived(store, tenant)
+    assert_threshold_alerts_equal_rederived(store, tenant)
     assert recalculate(store.connection, tenant) == (with_events, 0)
+    assert_threshold_alerts_equal_rederived(store, tenant)  # a rebuild emits none again
 
 
 def assert_claims_feed_equals_rederived(store: Store, tenant: str) -> None:
@@ -474,6 +489,13 @@ def assert_claims_feed_equals_rederived(store: Store, tenant: str) -> None:
     assert stored == rederived_changes(store.connection, tenant), "accumulator.changed differ"
     if stored:
         event("claims moved accumulators")
+
+
+def assert_threshold_alerts_equal_rederived(store: Store, tenant: str) -> None:
+    stored = stored_thresholds(store.connection, tenant)
+    assert stored == rederived_thresholds(store.connection, tenant), "threshold alerts differ"
+    if stored:
+        event("benefit thresholds crossed")
 
 
 COMMON = {
