@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from contracts.decimals import DecimalString
+from contracts.decimals import DecimalString, MoneyString, UnitsString, money_text, units_text
 from contracts.events import ClaimAdjudicated, ClaimStatus, Identifier, LedgerDate
 
 
@@ -40,6 +41,11 @@ class AccumulatorRow(BaseModel):
         "schedule shown for a claim paid outside eligibility (accumulation.md 4.1)."
     )
 
+    @field_serializer("schedule_amount", "applied_amount", "remaining_amount", when_used="json")
+    def _figures(self, value: Decimal) -> str:
+        """Days (day and reversion accumulators) normalized, money with 2 decimals."""
+        return units_text(value) if self.type in ("day", "reversion") else money_text(value)
+
 
 class CobRow(BaseModel):
     plan_type: str
@@ -47,10 +53,8 @@ class CobRow(BaseModel):
     code: str
     description: str
     level: Literal["individual", "family"]
-    schedule_amount: DecimalString
-    bank_amount: DecimalString = Field(
-        description="savings banked while this plan paid as secondary"
-    )
+    schedule_amount: MoneyString
+    bank_amount: MoneyString = Field(description="savings banked while this plan paid as secondary")
     period: AccumulatorPeriodOut
     eligible: bool = Field(description="As on an accumulator row.")
 
@@ -133,17 +137,19 @@ class SimulateIn(BaseModel):
 
 class AppliedOut(BaseModel):
     accumulator_code: str
-    amount: DecimalString
+    amount: DecimalString = Field(
+        description="Days for day and reversion accumulators (normalized), else money (2 decimals)."
+    )
 
 
 class ClaimLineShare(BaseModel):
     """How one line of the simulated claim is shared (accumulation.md 4.4)."""
 
     line_number: int
-    deductible: DecimalString = Field(description="What the member pays toward the deductible.")
-    coinsurance: DecimalString = Field(description="The member's share of the rest.")
-    member_total: DecimalString = Field(description="deductible + coinsurance, capped.")
-    plan_paid: DecimalString
+    deductible: MoneyString = Field(description="What the member pays toward the deductible.")
+    coinsurance: MoneyString = Field(description="The member's share of the rest.")
+    member_total: MoneyString = Field(description="deductible + coinsurance, capped.")
+    plan_paid: MoneyString
     uncovered_days: int = Field(default=0, description="Days beyond the day accumulator.")
     applied: list[AppliedOut]
 
@@ -162,11 +168,13 @@ class ClaimOfAccumulator(BaseModel):
     line_number: int
     from_date: date
     thru_date: date
-    amount: DecimalString
+    amount: DecimalString = Field(
+        description="Days for day and reversion accumulators (normalized), else money (2 decimals)."
+    )
     eligible: bool = Field(
         description="The member was enrolled in the claim's schedule on the line's from-date."
     )
-    oop_amount: DecimalString | None = Field(
+    oop_amount: MoneyString | None = Field(
         default=None,
         description="COB detail only: the out-of-pocket amount the member owes on the line (its "
         "patient_responsibility; null when the adjudicator gave none).",
@@ -177,7 +185,7 @@ class DayOut(BaseModel):
     date: date
     day_number: int = Field(description="The day's number in the benefit period, from 1.")
     reversion_level: str | None
-    coinsurance_percent: DecimalString | None
+    coinsurance_percent: UnitsString | None
 
 
 class AccumulatorDetail(BaseModel):

@@ -8,21 +8,45 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_serializer
 
-from contracts.decimals import FractionString, UnitsString, money_text, units_text
+from contracts.decimals import (
+    DecimalString,
+    FractionString,
+    UnitsString,
+    money,
+    money_text,
+    normalized,
+    units_text,
+)
 
 
 class BenefitPeriodOut(BaseModel):
-    type: Literal["calendar_year", "plan_year", "anniversary", "lifetime"]
+    type: Literal["calendar_year", "plan_year", "anniversary", "lifetime", "rolling", "episode"]
     start: date | None = Field(description="first day of the period; null for a lifetime limit")
     end: date | None = Field(description="last day of the period; null for a lifetime limit")
+    days: int | None = Field(
+        default=None, description="rolling and episode: the period's length in days"
+    )
+    open: bool = Field(
+        default=True,
+        description="false for an episode limit on a date in no episode: the period is the "
+        "one a counted visit on that date would open, and nothing is used",
+    )
 
 
 class VerificationOut(BaseModel):
     event_id: str
     as_of: date
-    used: UnitsString
+    used: DecimalString = Field(
+        description="In the limit's unit: money with 2 decimals for `amount`, else normalized."
+    )
     source: str
     reference: str | None = None
+
+
+def in_unit(value: Decimal, unit: str) -> Decimal:
+    """A figure of a limit's unit ready to write: money for `amount`, else units (for fields
+    whose model does not know the unit)."""
+    return money(value) if unit == "amount" else normalized(value)
 
 
 def _in_unit(value: Decimal, unit: str) -> str:
@@ -70,8 +94,8 @@ class BenefitVisitOut(BaseModel):
     visit_id: str
     service_date: date
     service_code: str
-    amount: UnitsString = Field(
-        description="what the visit uses: 1 visit, its units, or 0 for amount"
+    amount: DecimalString = Field(
+        description="what the visit uses: 1 visit, its units, or 0.00 for amount"
     )
     counted: bool = Field(
         description="added to used; false when the verification in effect already includes it"

@@ -529,8 +529,28 @@ class Lifetime(Strict):
     type: Literal["lifetime"]
 
 
+MAX_SLIDING_DAYS = 3660  # about ten years: a bound, far beyond any payer's rolling limit
+SlidingDays = Annotated[int, Field(ge=1, le=MAX_SLIDING_DAYS)]
+
+
+class Rolling(Strict):
+    """Counts the `days` days ending on the date asked about ("20 visits in any 90 days")."""
+
+    type: Literal["rolling"]
+    days: SlidingDays = Field(description=f"The window's length, 1 to {MAX_SLIDING_DAYS} days.")
+
+
+class Episode(Strict):
+    """Opens at the first counted visit and lasts `days` days; the next episode opens at the
+    first counted visit after it ends."""
+
+    type: Literal["episode"]
+    days: SlidingDays = Field(description=f"An episode's length, 1 to {MAX_SLIDING_DAYS} days.")
+
+
 BenefitPeriod = Annotated[
-    CalendarYear | PlanYear | Anniversary | Lifetime, Field(discriminator="type")
+    CalendarYear | PlanYear | Anniversary | Lifetime | Rolling | Episode,
+    Field(discriminator="type"),
 ]
 BenefitUnit = Literal["visits", "units", "amount"]
 Thresholds = Annotated[list[Fraction], Field(min_length=1, max_length=10)]
@@ -972,6 +992,47 @@ class AccumulationOpeningBalance(Strict):
     reference: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
+class AccumulatorOpeningBalance(Strict):
+    """Where another system left a claims accumulator (accumulation.md 2.17): `applied` as of a
+    date, for one member's accumulator (`member_id`) or a family-level one (`family_id`, not
+    both). From then on applied = that figure + the claims with lines after `as_of` in the
+    period; lines on or before it are taken as included in the figure."""
+
+    model_config = example(
+        member_id="M-1",
+        schedule_id="S-MED-2026",
+        accumulator_code="DED",
+        as_of="2026-03-31",
+        applied="350.00",
+        source="previous claims system",
+    )
+
+    member_id: Identifier | None = Field(
+        default=None, description="The member, for an individual accumulator."
+    )
+    family_id: Identifier | None = Field(
+        default=None, description="The family, for a family-level accumulator (instead of member)."
+    )
+    schedule_id: Identifier
+    accumulator_code: Identifier
+    illness: Identifier | None = Field(
+        default=None, description="For an accumulator kept per illness: which one."
+    )
+    tooth: Identifier | None = Field(
+        default=None, description="For an accumulator kept per tooth: which one."
+    )
+    as_of: date = Field(
+        description="The day the figure is valid on (its period is the one holding it)."
+    )
+    applied: Units = Field(description="Applied in the period up to `as_of`: money, or days.")
+    source: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Where the figure comes from (the system migrated from)."
+    )
+    reference: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="The source's reference of the figure."
+    )
+
+
 EVENT_TYPES: dict[str, type[Strict]] = {
     "tenant.settings_changed": TenantSettingsChanged,
     "payer.settings_changed": PayerSettingsChanged,
@@ -997,6 +1058,7 @@ EVENT_TYPES: dict[str, type[Strict]] = {
     "claim.adjusted": ClaimAdjusted,
     "claim.voided": ClaimVoided,
     "accumulation.opening_balance": AccumulationOpeningBalance,
+    "accumulator.opening_balance": AccumulatorOpeningBalance,
 }
 
 NOT_SUPPORTED_YET: frozenset[str] = frozenset()  # types of a later release: 422 not_supported_yet

@@ -172,6 +172,7 @@ effective {escape(str(body["effective_date"]))}</p>
 {_table(_claim_columns(body), body["claims"], unit)}
 {days}
 <footer>benefit-ledger · printed {escape(printed.strftime("%Y-%m-%d %H:%M UTC"))} ·
-ledger position {body["position"]} · applied counts paid and released claims only</footer>
+ledger position {body["position"]} · applied counts paid and released claims only, after an
+opening balance (status opening_balance) where one was recorded</footer>
 </body></html>
 """

@@ -218,8 +218,31 @@ def member_of(
                 candidate.index, "data.member_id", "required to confirm a visit never scheduled"
             )
             return None, ()
+    if candidate.type == "accumulator.opening_balance":
+        return _opening_owner(batch, candidate, problems), ()
     member_id: str = data["member_id"]
     return member_id, ()
+
+
+def _opening_owner(batch: Batch, candidate: CandidateEvent, problems: ProblemList) -> str | None:
+    """An opening balance belongs to its member; a family's to the family's first member by id:
+    family rows sum the claims of every member of the family, so one member carries it for all
+    (accumulation.md 2.17)."""
+    data = candidate.data
+    member, family = data.get("member_id"), data.get("family_id")
+    if member is not None and family is not None:
+        problems.add(candidate.index, "data.family_id", "give member_id or family_id, not both")
+        return None
+    if member is not None:
+        return str(member)
+    if family is None:
+        problems.add(candidate.index, "data.member_id", "required: member_id or family_id")
+        return None
+    members = batch.family_members([family])
+    if not members:
+        problems.add(candidate.index, "data.family_id", f"no member is enrolled in family {family}")
+        return None
+    return min(members)
 
 
 def unique_references(batch: Batch, candidate: CandidateEvent, problems: ProblemList) -> bool:

@@ -299,7 +299,34 @@ def _claim_changed(
             claim_line_problems(schedule, index, data["lines"], problems)
 
 
+def _opening_balance(
+    facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
+) -> None:
+    """The figure names an accumulator of a known schedule, at its level, with the illness or
+    tooth it is kept per (accumulation.md 2.17)."""
+    schedule = facts.schedules.get(data["schedule_id"])
+    if schedule is None:
+        problems.add(index, "data.schedule_id", f"unknown schedule {data['schedule_id']}")
+        return
+    code = data["accumulator_code"]
+    accumulator = schedule.accumulator(code)
+    if accumulator is None:
+        problem = f"no accumulator {code} in schedule {schedule.schedule_id}"
+        problems.add(index, "data.accumulator_code", problem)
+        return
+    if accumulator.level == "family" and "family_id" not in data:
+        problems.add(index, "data.member_id", f"{code} is a family accumulator: give family_id")
+    if accumulator.level != "family" and "family_id" in data:
+        problems.add(index, "data.family_id", f"{code} is kept per member: give member_id")
+    for kept in ("illness", "tooth"):
+        if accumulator.per == kept and kept not in data:
+            problems.add(index, f"data.{kept}", f"{code} is kept per {kept}: name the {kept}")
+        elif accumulator.per != kept and kept in data:
+            problems.add(index, f"data.{kept}", f"{code} is not kept per {kept}")
+
+
 CHECKS: dict[str, Check] = {
+    "accumulator.opening_balance": _opening_balance,
     "member.enrolled": _enrolled,
     "claim.adjudicated": _claim_adjudicated,
     "claim.status_changed": _claim_changed,

@@ -14,8 +14,9 @@ from typing import Any
 
 import anyio
 
+from contracts.benefits import in_unit
 from services.ledger.errors import NotFoundError
-from services.projections.core.benefits import BenefitStatus, benefit_status
+from services.projections.core.benefits import BenefitStatus, Verification, benefit_status
 from services.projections.core.facts import MemberFacts
 from services.projections.queries import fold, member_events, member_facts, position_of
 from services.projections.reads import Reader
@@ -65,6 +66,8 @@ def item(status: BenefitStatus) -> dict[str, Any]:
             "type": limit.period.type,
             "start": status.period_start,
             "end": status.period_end,
+            "days": limit.period.days if limit.period.sliding else None,
+            "open": status.open,
         },
         "limit": limit.limit,
         "unit": limit.unit,
@@ -73,15 +76,15 @@ def item(status: BenefitStatus) -> dict[str, Any]:
         "exhausted": status.exhausted,
         "reconciliation": status.reconciliation,
         "thresholds": list(limit.thresholds),
-        "verification": None if verification is None else _verification(verification),
+        "verification": None if verification is None else _verification(verification, limit.unit),
     }
 
 
-def _verification(verification: Any) -> dict[str, Any]:
+def _verification(verification: Verification, unit: str) -> dict[str, Any]:
     return {
         "event_id": verification.event_id,
         "as_of": verification.as_of,
-        "used": verification.used,
+        "used": in_unit(verification.used, unit),
         "source": verification.source,
         "reference": verification.reference,
     }
@@ -96,13 +99,13 @@ def detail(facts: MemberFacts, status: BenefitStatus) -> dict[str, Any]:
                 "visit_id": usage.visit_id,
                 "service_date": usage.service_date,
                 "service_code": usage.service_code,
-                "amount": usage.amount,
+                "amount": in_unit(usage.amount, status.limit.unit),
                 "counted": usage.visit_id in status.counted,
                 "not_eligible": not facts.eligible(facts.visits[usage.visit_id]),
             }
             for usage in status.visits
         ],
-        "verifications": [_verification(v) for v in status.verifications],
+        "verifications": [_verification(v, status.limit.unit) for v in status.verifications],
     }
 
 

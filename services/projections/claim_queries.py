@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
+from contracts.decimals import money, normalized
 from services.ledger.errors import NotFoundError
 from services.projections.core.claim_schedules import (
     Plan,
@@ -110,6 +112,15 @@ async def rows_for(
     return rows
 
 
+DAY_TYPES = ("day", "reversion")  # accumulators that count days; the others count money
+
+
+def figure(accumulator_type: str, value: Decimal) -> Decimal:
+    """A claims figure as the answers write it (api.md Conventions): days normalized, money
+    half up to cents. The CSV and the printed report take the same values."""
+    return normalized(value) if accumulator_type in DAY_TYPES else money(value)
+
+
 def row_item(row: Row) -> dict[str, Any]:
     accumulator, schedule = row.accumulator, row.schedule
     period = {"start": row.period_start, "end": row.period_end}
@@ -120,8 +131,8 @@ def row_item(row: Row) -> dict[str, Any]:
             "code": accumulator.code,
             "description": accumulator.description,
             "level": accumulator.level,
-            "schedule_amount": accumulator.amount,
-            "bank_amount": row.applied,
+            "schedule_amount": money(accumulator.amount),
+            "bank_amount": money(row.applied),
             "period": period,
             "eligible": row.eligible,
         }
@@ -136,9 +147,9 @@ def row_item(row: Row) -> dict[str, Any]:
         "network": accumulator.network,
         "illness": row.illness,
         "tooth": row.tooth,
-        "schedule_amount": accumulator.amount,
-        "applied_amount": row.applied,
-        "remaining_amount": row.remaining,
+        "schedule_amount": figure(accumulator.type, accumulator.amount),
+        "applied_amount": figure(accumulator.type, row.applied),
+        "remaining_amount": figure(accumulator.type, row.remaining),
         "period": period,
         "eligible": row.eligible,
     }
@@ -170,10 +181,14 @@ def detail(row: Row) -> dict[str, Any]:
                 "line_number": c.line.line_number,
                 "from_date": c.line.from_date,
                 "thru_date": c.line.thru_date,
-                "amount": c.amount,
+                "amount": figure(row.accumulator.type, c.amount),
                 "eligible": c.eligible,
                 # the COB detail's OOP amount: what the member owes on the line (4.1, 4.5)
-                "oop_amount": c.line.patient_responsibility if cob else None,
+                "oop_amount": (
+                    money(c.line.patient_responsibility)
+                    if cob and c.line.patient_responsibility is not None
+                    else None
+                ),
             }
             for c in row.contributions
         ],
@@ -182,7 +197,9 @@ def detail(row: Row) -> dict[str, Any]:
                 "date": d.day,
                 "day_number": d.day_number,
                 "reversion_level": d.reversion_level,
-                "coinsurance_percent": d.coinsurance_percent,
+                "coinsurance_percent": (
+                    normalized(d.coinsurance_percent) if d.coinsurance_percent is not None else None
+                ),
             }
             for d in row.days()
         ],

@@ -116,7 +116,7 @@ async def simulate(reader: Reader, tenant: str, member_id: str, body: SimulateIn
     rows = await claim_queries.rows_for(reader, tenant, facts, chosen, None, extra=[claim])
     return {
         **claim_queries.answer(member_id, effective, position, rows),
-        "claim_lines": [_line_out(s) for s in shares],
+        "claim_lines": [_line_out(schedule, s) for s in shares],
     }
 
 
@@ -149,7 +149,8 @@ def share_claim_lines(
     return claim, shares
 
 
-def _line_out(share: LineShare) -> dict[str, Any]:
+def _line_out(schedule: Schedule, share: LineShare) -> dict[str, Any]:
+    """A line's share; each applied amount written as its accumulator counts (days or money)."""
     return {
         "line_number": share.line_number,
         "deductible": share.deductible,
@@ -158,7 +159,15 @@ def _line_out(share: LineShare) -> dict[str, Any]:
         "plan_paid": share.plan_paid,
         "uncovered_days": share.uncovered_days,
         "applied": [
-            {"accumulator_code": code, "amount": amount}
+            {
+                "accumulator_code": code,
+                "amount": claim_queries.figure(_type(schedule, code), amount),
+            }
             for code, amount in sorted(share.applied.items())
         ],
     }
+
+
+def _type(schedule: Schedule, code: str) -> str:
+    accumulator = schedule.accumulator(code)
+    return accumulator.type if accumulator is not None else "deductible"

@@ -7,7 +7,8 @@ moves which claim lines were eligible). Members enroll in them, some in family F
 deductible), with or without an end, so some claims fall outside eligibility (recorded, counted
 in the most recent enrollment) and some dates have two medical enrollments (a claim without
 `schedule_id` is refused there). Now and then a claim names an unknown schedule, an unknown claim
-changes, or a claim id repeats: refused.
+changes, or a claim id repeats: refused. Opening balances (2.17) of a member's or the family's
+accumulators land between the claims; now and then one names the wrong level: refused.
 """
 
 from __future__ import annotations
@@ -64,11 +65,14 @@ class ClaimsHistory:
 
     def step(self) -> Event:
         draw = self.parent.draw
-        kind = draw(st.sampled_from(["schedule", "enroll", "claim", "claim", "claim", "change"]))
+        kinds = ["schedule", "enroll", "claim", "claim", "claim", "change", "opening"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "schedule" or not self.defined:
             return self.schedule()
         if kind == "enroll":
             return self.enroll()
+        if kind == "opening":
+            return self.opening_balance()
         if kind == "claim" or not self.claims:
             return self.claim()
         return self.change()
@@ -156,6 +160,29 @@ class ClaimsHistory:
                 "billing_provider": "Clinic",
                 "status": draw(st.sampled_from(STATUSES)),
                 "lines": self._lines(),
+            },
+        )
+
+    def opening_balance(self) -> Event:
+        """A figure from another system (2.17): the family's for FDED, else a member's; now and
+        then the other way round (refused)."""
+        draw = self.parent.draw
+        code = draw(st.sampled_from(["DED", "FDED", "OOP", "COB"]))
+        family = (code == "FDED") != self.parent.rarely()
+        owner = (
+            {"family_id": FAMILY}
+            if family
+            else {"member_id": draw(st.sampled_from(self.parent.members))}
+        )
+        return self.make(
+            "accumulator.opening_balance",
+            {
+                **owner,
+                "schedule_id": draw(st.sampled_from(sorted(self.defined))),
+                "accumulator_code": code,
+                "as_of": self.day(self._window_day()),
+                "applied": draw(money),
+                "source": "old claims system",
             },
         )
 

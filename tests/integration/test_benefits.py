@@ -16,6 +16,7 @@ import pytest
 from tests.integration.conftest import Tenant, make_tenant, post_events
 
 PAYER = "payer-1"
+CALENDAR_PERIOD = {"days": None, "open": True}  # what periods other than rolling/episode add
 
 
 def event(type_: str, **data: Any) -> dict[str, Any]:
@@ -172,7 +173,12 @@ async def test_visits_left_this_plan_year(client: httpx.AsyncClient, tenant: Ten
     [item] = body["items"]
     assert (item["benefit_id"], item["benefit_code"], item["payer_id"]) == ("ben-1", "PT", PAYER)
     assert (item["unit"], Decimal(item["limit"]), item["service_codes"]) == ("visits", 30, ["S1"])
-    assert item["period"] == {"type": "plan_year", "start": "2026-07-01", "end": "2027-06-30"}
+    assert item["period"] == {
+        "type": "plan_year",
+        "start": "2026-07-01",
+        "end": "2027-06-30",
+        **CALENDAR_PERIOD,
+    }
     assert figures(item) == (3, 27, False)
     assert item["reconciliation"] is False
     assert item["verification"] is None
@@ -208,6 +214,7 @@ async def test_calendar_year_resets_on_january_first(client: httpx.AsyncClient, 
         "type": "calendar_year",
         "start": "2025-01-01",
         "end": "2025-12-31",
+        **CALENDAR_PERIOD,
     }
     assert figures(december) == (2, 8, False)
     january = await one(client, tenant, member, "2026-01-01")
@@ -228,7 +235,12 @@ async def test_plan_year_on_29_february(client: httpx.AsyncClient, tenant: Tenan
         confirmed(member, "2026-02-28"),
     )
     before = await one(client, tenant, member, "2026-02-27")
-    assert before["period"] == {"type": "plan_year", "start": "2025-02-28", "end": "2026-02-27"}
+    assert before["period"] == {
+        "type": "plan_year",
+        "start": "2025-02-28",
+        "end": "2026-02-27",
+        **CALENDAR_PERIOD,
+    }
     assert figures(before) == (2, 8, False)
     after = await one(client, tenant, member, "2026-02-28")
     assert period(after) == ("2026-02-28", "2027-02-27")
@@ -250,7 +262,12 @@ async def test_anniversary_resets_on_the_enrollment_day(client: httpx.AsyncClien
         confirmed(member, "2026-05-15"),
     )
     eve = await one(client, tenant, member, "2026-05-14")
-    assert eve["period"] == {"type": "anniversary", "start": "2025-05-15", "end": "2026-05-14"}
+    assert eve["period"] == {
+        "type": "anniversary",
+        "start": "2025-05-15",
+        "end": "2026-05-14",
+        **CALENDAR_PERIOD,
+    }
     assert figures(eve) == (2, 10, False)
     day = await one(client, tenant, member, "2026-05-15")
     assert period(day) == ("2026-05-15", "2027-05-14")
@@ -269,7 +286,7 @@ async def test_lifetime_never_resets(client: httpx.AsyncClient, tenant: Tenant):
         confirmed(member, "2026-11-20"),
     )
     item = await one(client, tenant, member, "2026-11-23")
-    assert item["period"] == {"type": "lifetime", "start": None, "end": None}
+    assert item["period"] == {"type": "lifetime", "start": None, "end": None, **CALENDAR_PERIOD}
     assert figures(item) == (4, 1, False)
     assert figures(await one(client, tenant, member, "2026-01-01")) == (3, 2, False)
     assert figures(await one(client, tenant, member, "2030-01-01")) == (4, 1, False)
@@ -884,7 +901,12 @@ async def test_near_limit_report(client: httpx.AsyncClient, tenant: Tenant):
     assert Decimal(first["fraction_used"]) == Decimal("1.25")
     assert (second["used"], second["remaining"], second["exhausted"]) == ("8", "2", False)
     assert Decimal(second["fraction_used"]) == Decimal("0.8")
-    assert second["period"] == {"type": "calendar_year", "start": "2026-01-01", "end": "2026-12-31"}
+    assert second["period"] == {
+        "type": "calendar_year",
+        "start": "2026-01-01",
+        "end": "2026-12-31",
+        **CALENDAR_PERIOD,
+    }
     assert (second["benefit_code"], second["payer_id"], second["unit"]) == ("PT", PAYER, "visits")
     assert (Decimal(second["limit"]), second["reconciliation"]) == (10, False)
 

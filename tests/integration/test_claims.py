@@ -1502,7 +1502,7 @@ async def test_feed_previous_remaining_of_a_new_illness_row(
     await illness_feed_setup(client, tenant)
     changed = await feed(client, tenant, "accumulator.changed")
     [new_row] = [item for item in changed if item["data"]["illness"] == "A"]
-    assert new_row["data"]["previous"] == {"applied": "0", "remaining": "100"}
+    assert new_row["data"]["previous"] == {"applied": "0.00", "remaining": "100.00"}
 
 
 async def test_feed_no_change_event_for_a_row_that_did_not_move(

@@ -2,11 +2,14 @@
 rebuild from the ledger.
 
 Random histories of one or two members of a fresh tenant (payer and tenant settings changes,
-grants (some with pacing caps, 2.14), amendments, voids, service removals, visits in every state,
-with and without an authorization number, billings that freeze a visit's allocation (2.11; some
-refused: a visit not confirmed, billed twice, changed after billing), and claims accumulators:
-schedules, enrollments, claims inside and outside eligibility, with and without `schedule_id`,
-their changes; see `replay_claims.py`) are recorded
+grants (some with pacing caps, 2.14, some of shared pools, 2.13), amendments, voids, service
+removals, visits in every state (some confirmed with clock times, 2.12), with and without an
+authorization number, billings that freeze a visit's allocation (2.11; some refused: a visit not
+confirmed, billed twice, changed after billing), opening balances of keys (2.17), and claims
+accumulators: schedules, enrollments, claims inside and outside eligibility, with and without
+`schedule_id`, their changes, opening balances; see `replay_claims.py`; and benefit limits of
+every period type, rolling and episode included, their amendments and verifications; see
+`replay_benefits.py`) are recorded
 in random batches through `Ledger.append`, with a clock that runs from before the first visit to
 half way through the window, so confirmations land both inside their period and after it ended
 (a day that depends on the tenant's time zone). Most events refer to lines and visits generated
@@ -14,11 +17,13 @@ before them; now and then one is refused.
 
 After every batch:
 - a recorded batch: every member's stored rows equal a replay of its events from the ledger, the
-  `accumulator.changed` events stored so far equal those derived again from the ledger event by
-  event, and sending the same batch again is answered `duplicate` and stores nothing;
+  `accumulator.changed` and `benefit.threshold_crossed` events stored so far equal those derived
+  again from the ledger event by event, and sending the same batch again is answered
+  `duplicate` and stores nothing;
 - a refused batch (`LedgerError`, e.g. amending a voided line): the tenant's ledger and read model
   are unchanged.
-At the end a recalculation of the tenant checks every member and corrects none.
+At the end a recalculation of the tenant checks every member and corrects none, and emits no
+threshold alert again.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ from services.projections.core.serialize import MemberRows, member_rows
 from services.projections.inline import InlineProjector
 from services.projections.runner import read_member, recalculate, replay
 from tests.conftest import new_tenant
+from tests.integration.replay_benefits import (
+    BenefitsHistory,
+    rederived_thresholds,
+    stored_thresholds,
+)
 from tests.integration.replay_claims import ClaimsHistory, rederived_changes, stored_changes
 
 START = date(2026, 1, 4)  # a Sunday; lines and visits fall in the ten weeks from here
@@ -75,6 +85,7 @@ KINDS = (
     ("coverage", 2),
     ("claims", 8),
     ("opening", 1),
+    ("benefits", 4),
 )
 POOL = "pool-1"  # a shared pool of both codes (2.13): refused where a code has a key already
 OPENING_BALANCES = st.sampled_from(["0", "3", "-2", "7.5"])
@@ -142,6 +153,7 @@ class _History:
         self.lines: dict[str, _Line] = {}
         self.visits: dict[str, int] = {}  # id -> day offset
         self.claims = ClaimsHistory(self, _event, _day)
+        self.benefits = BenefitsHistory(self, _event, _day, PAYERS, CODES)
 
     def rarely(self) -> bool:
         return _rarely(self.draw)
@@ -410,6 +422,7 @@ def _step(draw: st.DrawFn, history: _History) -> Step:
         "coverage": history.coverage,
         "claims": history.claims.step,
         "opening": history.opening,
+        "benefits": history.benefits.step,
     }
     return makers[draw(kinds)](), draw(endings), draw(hours)
 
@@ -518,6 +531,7 @@ def check_replay_equality(store: Store, members: tuple[str, ...], steps: list[St
         assert ledger_count(store.connection, tenant) == count + len(batch)
         assert_rebuild_equals_stored(store, tenant, members)
         assert_claims_feed_equals_rederived(store, tenant)
+        assert_threshold_alerts_equal_rederived(store, tenant)
         if resend:
             after = stored_rows(store, tenant, members)
             again = store.ledger.append(
@@ -533,7 +547,9 @@ def check_replay_equality(store: Store, members: tuple[str, ...], steps: list[St
             assert stored_rows(store, tenant, members) == after
     with_events = assert_rebuild_equals_stored(store, tenant, members)
     assert_claims_feed_equals_rederived(store, tenant)
+    assert_threshold_alerts_equal_rederived(store, tenant)
     assert recalculate(store.connection, tenant) == (with_events, 0)
+    assert_threshold_alerts_equal_rederived(store, tenant)  # a rebuild emits none again
 
 
 def assert_claims_feed_equals_rederived(store: Store, tenant: str) -> None:
@@ -541,6 +557,13 @@ def assert_claims_feed_equals_rederived(store: Store, tenant: str) -> None:
     assert stored == rederived_changes(store.connection, tenant), "accumulator.changed differ"
     if stored:
         event("claims moved accumulators")
+
+
+def assert_threshold_alerts_equal_rederived(store: Store, tenant: str) -> None:
+    stored = stored_thresholds(store.connection, tenant)
+    assert stored == rederived_thresholds(store.connection, tenant), "threshold alerts differ"
+    if stored:
+        event("benefit thresholds crossed")
 
 
 COMMON = {

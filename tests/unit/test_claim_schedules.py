@@ -344,7 +344,7 @@ def test_a_claim_outside_eligibility_changes_its_schedules_rows() -> None:
     assert claim_schedules(facts, event) == {"PPO"}
     changed, _ = step(facts, event)
     assert [(kind, d["schedule_id"], d["code"], d["current"]) for kind, d in changed] == [
-        (ACCUMULATOR_CHANGED, "PPO", "DED", {"applied": "150", "remaining": "350"})
+        (ACCUMULATOR_CHANGED, "PPO", "DED", {"applied": "150.00", "remaining": "350.00"})
     ]
 
 

@@ -754,8 +754,16 @@ def test_a_paid_claim_changes_the_rows_it_applies_to() -> None:
 
     assert [kind for kind, _ in changed] == [ACCUMULATOR_CHANGED] * 2
     assert [(d["code"], d["previous"], d["current"]) for _, d in changed] == [
-        ("DED", {"applied": "0", "remaining": "500"}, {"applied": "200", "remaining": "300"}),
-        ("OOP", {"applied": "0", "remaining": "3000"}, {"applied": "150", "remaining": "2850"}),
+        (
+            "DED",
+            {"applied": "0.00", "remaining": "500.00"},
+            {"applied": "200.00", "remaining": "300.00"},
+        ),
+        (
+            "OOP",
+            {"applied": "0.00", "remaining": "3000.00"},
+            {"applied": "150.00", "remaining": "2850.00"},
+        ),
     ]
     first = changed[0][1]
     assert first["member_id"] == MEMBER
@@ -777,23 +785,31 @@ def test_reaching_a_deductible_makes_one_met_candidate() -> None:
     changed, met = step(facts, ledger.adjudicate("c2", line(DAY, applies(DED="300", OOP="300"))))
 
     assert [(d["code"], d["previous"], d["current"]) for _, d in changed] == [
-        ("DED", {"applied": "200", "remaining": "300"}, {"applied": "500", "remaining": "0"}),
-        ("OOP", {"applied": "200", "remaining": "2800"}, {"applied": "500", "remaining": "2500"}),
+        (
+            "DED",
+            {"applied": "200.00", "remaining": "300.00"},
+            {"applied": "500.00", "remaining": "0.00"},
+        ),
+        (
+            "OOP",
+            {"applied": "200.00", "remaining": "2800.00"},
+            {"applied": "500.00", "remaining": "2500.00"},
+        ),
     ]
     (alert,) = met
     assert alert.type == ACCUMULATOR_MET
     assert alert.mark == ("accumulator_met", f"{MEMBER}|{SCHEDULE}|DED||", "2026-01-01")
     assert (alert.data["code"], alert.data["schedule_amount"], alert.data["applied"]) == (
         "DED",
-        "500",
-        "500",
+        "500.00",
+        "500.00",
     )
     assert alert.data["cause_event_id"] == "e4"
 
     # beyond it: a change, but no second candidate
     changed, met = step(facts, ledger.adjudicate("c3", line(DAY, applies(DED="20"))))
     assert [(d["code"], d["current"]) for _, d in changed] == [
-        ("DED", {"applied": "520", "remaining": "0"})
+        ("DED", {"applied": "520.00", "remaining": "0.00"})
     ]
     assert met == []
 
@@ -820,7 +836,11 @@ def test_a_void_changes_the_rows_back() -> None:
     changed, met = step(facts, ledger.void("c1"))
 
     assert [(d["code"], d["previous"], d["current"]) for _, d in changed] == [
-        ("DED", {"applied": "500", "remaining": "0"}, {"applied": "0", "remaining": "500"}),
+        (
+            "DED",
+            {"applied": "500.00", "remaining": "0.00"},
+            {"applied": "0.00", "remaining": "500.00"},
+        ),
     ]
     assert met == []
 
@@ -833,7 +853,11 @@ def test_a_void_changes_a_per_illness_row_back() -> None:
     changed, _ = step(facts, ledger.void("c1"))
 
     assert [(d["illness"], d["previous"], d["current"]) for _, d in changed] == [
-        ("J18", {"applied": "100", "remaining": "900"}, {"applied": "0", "remaining": "1000"}),
+        (
+            "J18",
+            {"applied": "100.00", "remaining": "900.00"},
+            {"applied": "0.00", "remaining": "1000.00"},
+        ),
     ]
 
 

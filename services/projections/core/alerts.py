@@ -3,7 +3,10 @@
 - `benefit.threshold_crossed`: a benefit's use in a period reached one of its thresholds (default
   0.8 and 1.0 of the limit); once per threshold and period, so again after a reset. Judged on
   the whole period as recorded so far, for the periods that have not ended by the day the
-  causing event is recorded (a backdated visit in a long-closed period alerts nobody).
+  causing event is recorded (a backdated visit in a long-closed period alerts nobody). A rolling
+  limit's window moves every day: it is judged on the window ending on that day, once per
+  threshold and run of days the threshold stays reached (the run's first day names it), so use
+  that slides out of the window and comes back alerts again. An episode is a period like any.
 - `authorization.renewal_due`: an active key ends within the payer's `renewal_days_before_end`
   (default 14) of the day, or has used `renewal_used_fraction` (default 0.8) of all the units it
   authorizes over its span; once per key and end date, so again after the key is extended.
@@ -25,7 +28,14 @@ from typing import Any
 
 from contracts.decimals import fraction_text, money_text, units_text
 from services.projections.core.accumulation import KeyResult
-from services.projections.core.benefits import crossed, period_totals
+from services.projections.core.benefits import (
+    BenefitStatus,
+    Limit,
+    benefit_status,
+    crossed,
+    period_totals,
+    rolling_since,
+)
 from services.projections.core.facts import KeyId, LedgerEvent, MemberFacts, PayerSettings
 from services.projections.core.status import renewal_reasons
 
@@ -60,40 +70,60 @@ def threshold_alerts(facts: MemberFacts, event: LedgerEvent) -> list[Alert]:
     today = facts.local_date(event.recorded_at)
     alerts = []
     for limit in sorted(facts.benefits.values(), key=lambda limit: limit.benefit_id):
-        usages = facts.usages(limit)
-        verifications = facts.verifications.get(limit.benefit_id, [])
-        in_unit = money_text if limit.unit == "amount" else units_text
-        for status in period_totals(limit, usages, verifications):
-            if status.period_end is not None and status.period_end < today:
-                continue
-            for threshold in crossed(status):
-                start = status.period_start.isoformat() if status.period_start else "lifetime"
-                alerts.append(
-                    Alert(
-                        "threshold",
-                        limit.benefit_id,
-                        f"{start}:{threshold.normalize()}",
-                        THRESHOLD_CROSSED,
-                        {
-                            "member_id": facts.member_id,
-                            "benefit_id": limit.benefit_id,
-                            "benefit_code": limit.benefit_code,
-                            "payer_id": limit.payer_id,
-                            "threshold": fraction_text(threshold),
-                            "period": {
-                                "start": _iso(status.period_start),
-                                "end": _iso(status.period_end),
-                            },
-                            "limit": in_unit(limit.limit),
-                            "unit": limit.unit,
-                            "used": in_unit(status.used),
-                            "remaining": in_unit(status.remaining),
-                            "exhausted": status.exhausted,
-                            **_cause(event),
-                        },
-                    )
+        for status, threshold, scope in _reached(facts, limit, today):
+            alerts.append(
+                Alert(
+                    "threshold",
+                    limit.benefit_id,
+                    f"{scope}:{threshold.normalize()}",
+                    THRESHOLD_CROSSED,
+                    _threshold_data(facts, status, threshold, event),
                 )
+            )
     return alerts
+
+
+def _reached(
+    facts: MemberFacts, limit: Limit, today: date
+) -> list[tuple[BenefitStatus, Decimal, str]]:
+    """(the period's status, a threshold it reached, the alert's scope) of the open periods."""
+    usages = facts.usages(limit)
+    verifications = facts.verifications.get(limit.benefit_id, [])
+    if limit.period.type == "rolling":
+        status = benefit_status(limit, usages, verifications, today)
+        found = []
+        for threshold in crossed(status):
+            since = rolling_since(limit, usages, verifications, threshold, today)
+            assert since is not None, "today's window reached the threshold"
+            found.append((status, threshold, since.isoformat()))
+        return found
+    return [
+        (status, threshold, status.period_start.isoformat() if status.period_start else "lifetime")
+        for status in period_totals(limit, usages, verifications)
+        if status.period_end is None or status.period_end >= today
+        for threshold in crossed(status)
+    ]
+
+
+def _threshold_data(
+    facts: MemberFacts, status: BenefitStatus, threshold: Decimal, event: LedgerEvent
+) -> dict[str, Any]:
+    limit = status.limit
+    in_unit = money_text if limit.unit == "amount" else units_text
+    return {
+        "member_id": facts.member_id,
+        "benefit_id": limit.benefit_id,
+        "benefit_code": limit.benefit_code,
+        "payer_id": limit.payer_id,
+        "threshold": fraction_text(threshold),
+        "period": {"start": _iso(status.period_start), "end": _iso(status.period_end)},
+        "limit": in_unit(limit.limit),
+        "unit": limit.unit,
+        "used": in_unit(status.used),
+        "remaining": in_unit(status.remaining),
+        "exhausted": status.exhausted,
+        **_cause(event),
+    }
 
 
 def _iso(day: date | None) -> str | None:

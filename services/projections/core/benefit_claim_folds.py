@@ -147,3 +147,38 @@ def claim_voided(facts: MemberFacts, event: LedgerEvent) -> None:
     claim = facts.claims[event.data["claim_id"]]
     claim.voided = True
     claim.events.append(event.event_id)
+
+
+def opening_balance(facts: MemberFacts, event: LedgerEvent) -> None:
+    """An opening balance kept as a claim of one line on its date (2.17): it flows wherever the
+    member's (and its family's) claims do, and the rows let no earlier line of its period count
+    beside it (`claims.after_opening`)."""
+    d = event.data
+    schedule = facts.schedules[d["schedule_id"]]  # the ledger checked it exists
+    as_of = event.day("as_of")
+    line = ClaimLine(
+        line_number=1,
+        from_date=as_of,
+        thru_date=as_of,
+        allowed_amount=Decimal(0),
+        network="in",
+        days=None,
+        illness=d.get("illness"),
+        tooth=d.get("tooth"),
+        applied={d["accumulator_code"]: event.amount("applied")},
+    )
+    claim = facts.claims[event.event_id] = Claim(
+        claim_id=event.event_id,
+        reference_number=d.get("reference") or "opening balance",
+        member_id=facts.member_id,
+        plan_type=schedule.plan_type,
+        schedule_id=schedule.schedule_id,
+        billing_provider=d["source"],
+        status="opening_balance",
+        release_date=None,
+        lines=(line,),
+        position=event.position,
+        events=[event.event_id],
+        opening=True,
+    )
+    claim.ineligible_lines = ineligible_lines(claim, facts.enrollments, facts.schedules)

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from contracts.decimals import money_text, units_text
 from services.projections.core.alerts import Alert
 from services.projections.core.claim_schedules import schedule_of_claim_data
 from services.projections.core.claims import Claim, Row, accumulator_rows
 from services.projections.core.facts import LedgerEvent, MemberFacts
 
+ZERO = Decimal(0)
 ACCUMULATOR_CHANGED = "accumulator.changed"
 ACCUMULATOR_MET = "accumulator.met"
-CLAIM_EVENT_TYPES = ("claim.adjudicated", "claim.status_changed", "claim.adjusted", "claim.voided")
+CLAIM_EVENT_TYPES = (
+    "claim.adjudicated",
+    "claim.status_changed",
+    "claim.adjusted",
+    "claim.voided",
+    "accumulator.opening_balance",  # moves its row like a claim (2.17)
+)
+OPENING_BALANCE = "accumulator.opening_balance"
 
 RowKey = tuple[
     str, str, str | None, str | None, date | None
@@ -25,7 +35,10 @@ RowKey = tuple[
 
 
 def claim_dates(facts: MemberFacts, event: LedgerEvent) -> set[date]:
-    """The from-dates of the claim's lines, as they were and as the event makes them."""
+    """The from-dates of the claim's lines, as they were and as the event makes them (an opening
+    balance: its date)."""
+    if event.type == OPENING_BALANCE:
+        return {event.day("as_of")}
     days = {date.fromisoformat(line["from_date"]) for line in event.data.get("lines", ())}
     claim = facts.claims.get(event.data["claim_id"])
     if claim is not None:
@@ -35,7 +48,9 @@ def claim_dates(facts: MemberFacts, event: LedgerEvent) -> set[date]:
 
 def claim_schedules(facts: MemberFacts, event: LedgerEvent) -> set[str]:
     """The schedule a claim event moves (before the event is folded in): the claim's own, or the
-    one a new claim will count in (4.1)."""
+    one a new claim will count in (4.1); an opening balance's, its schedule."""
+    if event.type == OPENING_BALANCE:
+        return {event.data["schedule_id"]}
     claim = facts.claims.get(event.data["claim_id"])
     if claim is not None:
         schedule_id = claim.schedule_id
@@ -66,12 +81,18 @@ def rows_on(
     return found
 
 
+def _text(row: Row, value: Decimal) -> str:
+    """As the answers write it: days normalized, money with 2 decimals (api.md Conventions)."""
+    days = row.accumulator.type in ("day", "reversion")
+    return units_text(value) if days else money_text(value)
+
+
 def _figures(row: Row | None, fresh: Row | None = None) -> dict[str, str]:
     """A row's applied and remaining; a row that did not exist yet had its whole amount left."""
     if row is None:
-        amount = fresh.accumulator.amount if fresh is not None else 0
-        return {"applied": "0", "remaining": str(amount)}
-    return {"applied": str(row.applied), "remaining": str(row.remaining)}
+        assert fresh is not None, "a row new to the event has its fresh state"
+        return {"applied": _text(fresh, ZERO), "remaining": _text(fresh, fresh.accumulator.amount)}
+    return {"applied": _text(row, row.applied), "remaining": _text(row, row.remaining)}
 
 
 def _describe(row: Row, member_id: str) -> dict[str, Any]:
@@ -104,7 +125,7 @@ def changes(
     changed: list[tuple[str, dict[str, Any]]] = []
     met: list[Alert] = []
     cause = {
-        "claim_id": event.data["claim_id"],
+        "claim_id": event.data.get("claim_id"),  # none for an opening balance
         "cause_event_id": event.event_id,
         "position": event.position,
     }
@@ -115,7 +136,7 @@ def changes(
             assert then is not None
             if then.applied == 0:  # the empty row shown before any illness or tooth had one
                 continue
-            gone = {"applied": "0", "remaining": str(then.accumulator.amount)}
+            gone = _figures(None, then)
             data = {**_describe(then, member_id), "previous": _figures(then), "current": gone}
             changed.append((ACCUMULATOR_CHANGED, {**data, **cause}))
             continue
@@ -143,8 +164,8 @@ def changes(
                     ACCUMULATOR_MET,
                     {
                         **described,
-                        "schedule_amount": str(now.accumulator.amount),
-                        "applied": str(now.applied),
+                        "schedule_amount": _text(now, now.accumulator.amount),
+                        "applied": _text(now, now.applied),
                         **cause,
                     },
                 )

@@ -172,10 +172,11 @@ class Claim:
     voided: bool = False
     events: list[str] = field(default_factory=list)
     ineligible_lines: frozenset[int] = frozenset()
+    opening: bool = False  # an opening balance (2.17): one line on its as_of date, its figure
 
     @property
     def counts(self) -> bool:
-        return not self.voided and self.status in COUNTED_STATUSES
+        return not self.voided and (self.opening or self.status in COUNTED_STATUSES)
 
     @property
     def first_from_date(self) -> date:
@@ -238,12 +239,18 @@ class Row:
             self.accumulator if self.accumulator.type == "reversion" else self.schedule.reversion
         )
         used: list[DayUse] = []
+        # an opening balance's days came first, on dates the ledger never saw: the own days are
+        # numbered after them
+        before = sum((int(c.amount) for c in self.contributions if c.claim.opening), 0)
         # numbered in calendar order: a claim adjudicated late for an earlier stay takes the
         # earlier day numbers (its reversion level is its place in the period)
-        in_order = sorted(self.contributions, key=lambda c: (c.line.from_date, c.claim.position))
+        in_order = sorted(
+            (c for c in self.contributions if not c.claim.opening),
+            key=lambda c: (c.line.from_date, c.claim.position),
+        )
         for contribution in in_order:
             for offset in range(int(contribution.amount)):
-                number = len(used) + 1
+                number = before + len(used) + 1
                 level = reversion.level_of(number) if reversion else None
                 used.append(
                     DayUse(
@@ -303,7 +310,8 @@ def accumulator_rows(
                 )
         if not found:
             found[(None, None)] = []
-        for (illness, tooth), contributions in sorted(found.items(), key=_sort_key):
+        for (illness, tooth), every in sorted(found.items(), key=_sort_key):
+            contributions = after_opening(every)
             rows.append(
                 Row(
                     schedule,
@@ -318,6 +326,21 @@ def accumulator_rows(
                 )
             )
     return rows
+
+
+def after_opening(contributions: list[Contribution]) -> list[Contribution]:
+    """A row with an opening balance (2.17): the latest one (by its date, then position) first,
+    then the claim lines after its date; lines on or before it are in its figure."""
+    openings = [c for c in contributions if c.claim.opening]
+    if not openings:
+        return contributions
+    current = max(openings, key=lambda c: (c.line.from_date, c.claim.position))
+    later = [
+        c
+        for c in contributions
+        if not c.claim.opening and c.line.from_date > current.line.from_date
+    ]
+    return [current, *later]
 
 
 def _sort_key(item: tuple[tuple[str | None, str | None], list[Contribution]]) -> tuple[str, str]:

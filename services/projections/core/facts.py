@@ -420,6 +420,7 @@ _HANDLERS = {
     "claim.status_changed": benefit_claim_folds.claim_status_changed,
     "claim.adjusted": benefit_claim_folds.claim_adjusted,
     "claim.voided": benefit_claim_folds.claim_voided,
+    "accumulator.opening_balance": benefit_claim_folds.opening_balance,
     "benefit.limit_defined": benefit_claim_folds.limit_defined,
     "benefit.limit_amended": benefit_claim_folds.limit_amended,
     "benefit.usage_verified": benefit_claim_folds.usage_verified,
