@@ -190,7 +190,7 @@ def _billed(facts: MemberFacts, index: int, data: dict[str, Any], problems: Prob
         )
 
 
-def _opening_balance(
+def _accumulation_opening(
     facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
 ) -> None:
     """An opening balance continues a key the ledger knows, of the payer it names (2.17)."""
@@ -299,7 +299,7 @@ def _claim_changed(
             claim_line_problems(schedule, index, data["lines"], problems)
 
 
-def _opening_balance(
+def _accumulator_opening(
     facts: MemberFacts, index: int, data: dict[str, Any], problems: ProblemList
 ) -> None:
     """The figure names an accumulator of a known schedule, at its level, with the illness or
@@ -326,7 +326,7 @@ def _opening_balance(
 
 
 CHECKS: dict[str, Check] = {
-    "accumulator.opening_balance": _opening_balance,
+    "accumulator.opening_balance": _accumulator_opening,
     "member.enrolled": _enrolled,
     "claim.adjudicated": _claim_adjudicated,
     "claim.status_changed": _claim_changed,
@@ -343,7 +343,7 @@ CHECKS: dict[str, Check] = {
     "visit.missed": _visit_changed,
     "visit.cancelled": _visit_changed,
     "visit.billed": _billed,
-    "accumulation.opening_balance": _opening_balance,
+    "accumulation.opening_balance": _accumulation_opening,
 }
 
 
