@@ -81,8 +81,9 @@ def _scale(periods: Sequence[ChartPeriod]) -> tuple[Decimal, Decimal, Decimal]:
     for period in periods:
         values += [period.authorized, period.used, period.balance]
     top, bottom = max(values), min(values)
-    span = top - bottom if top > bottom else Decimal(1)
-    return top, bottom, PLOT_HEIGHT / span
+    if top == bottom:  # all zero: one unit of headroom, the zero line at the bottom
+        top = bottom + 1
+    return top, bottom, PLOT_HEIGHT / (top - bottom)
 
 
 def timeline_chart(periods: Sequence[ChartPeriod], title: str = "balance by period") -> Chart:
