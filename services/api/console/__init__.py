@@ -7,6 +7,8 @@ are pages, and it adds no operation to the API's OpenAPI document.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -21,8 +23,20 @@ from services.ledger.errors import InfrastructureError, LedgerError
 PREFIX = "/console"
 
 
-def _problem_page(request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
-    return page(request, "problem.html", status_code, title=title, message=message, details=[])
+def _problem_page(
+    request: Request, status_code: int, title: str, message: str, details: list[Any] | None = None
+) -> HTMLResponse:
+    signed_in = getattr(request.state, "viewer", None)
+    values = {"who": signed_in} if signed_in is not None else {}
+    return page(
+        request,
+        "problem.html",
+        status_code,
+        title=title,
+        message=message,
+        details=details or [],
+        **values,
+    )
 
 
 async def _sign_in_required(request: Request, error: Exception) -> Response:
@@ -53,9 +67,7 @@ async def _ledger_error(request: Request, error: Exception) -> Response:
         return response
     details = [{"field": p.field, "problem": p.problem} for p in error.details]
     title = {404: "Not found", 422: "Not valid"}.get(status, "Refused")
-    return page(
-        request, "problem.html", status, title=title, message=error.message, details=details
-    )
+    return _problem_page(request, status, title, error.message, details)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -72,7 +72,9 @@ async def viewer(request: Request, ctx: Context = Depends(context)) -> Viewer:
     if not caller.has("reader"):
         raise SignInRequired(here)
     request.state.tenant = caller.tenant  # for the access log line
-    return Viewer(caller.tenant, caller.key_id, session.csrf_token(found, str(row[5])))
+    signed_in = Viewer(caller.tenant, caller.key_id, session.csrf_token(found, str(row[5])))
+    request.state.viewer = signed_in  # an error page keeps the navigation and sign-out
+    return signed_in
 
 
 async def _form(request: Request) -> dict[str, str]:
