@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from services.api import docs, errors, openapi
+from services.api import console, docs, errors, openapi
 from services.api.deps import Context
 from services.api.limits import BodyLimit, known_query_parameters
 from services.api.middleware import RequestObservability
@@ -86,7 +86,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.settings = settings
     app.state.webhook_secrets = webhook_secrets
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, cookie_prefix=console.PREFIX + "/"
+    )
     app.add_middleware(RequestObservability, metrics=ctx.metrics)  # outermost: sees the 413s
     routers = (
         events,
@@ -103,4 +105,5 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(home.router)
     docs.install(app)
     openapi.install(app)
+    console.install(app, ctx)  # the browser console at /console/, its own pages and errors
     return app

@@ -24,17 +24,29 @@ def _too_large(limit: int) -> str:
 class BodyLimit:
     """Pure ASGI: a body sent without a key is answered 401 unread (every endpoint that takes a
     body needs one); a declared Content-Length over the limit is answered 413 at once, unread; a
-    chunked body is counted as it arrives and refused as soon as it passes the limit."""
+    chunked body is counted as it arrives and refused as soon as it passes the limit.
+    Paths under `cookie_prefix` (the console's forms, signed in by a session cookie and
+    checking their own CSRF token) may post without a key; their bodies are bounded the same."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        cookie_prefix: str | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.cookie_prefix = cookie_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] in BODY_METHODS and not _has_header(scope, b"authorization"):
+        if (
+            scope["method"] in BODY_METHODS
+            and not _has_header(scope, b"authorization")
+            and not self._cookie_path(scope)
+        ):
             # every endpoint that takes a body needs a key: answer before reading a byte of it
             response = error_response(
                 401, "unauthenticated", "send Authorization: Bearer <api key>", []
@@ -61,6 +73,12 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+    def _cookie_path(self, scope: Scope) -> bool:
+        if self.cookie_prefix is None:
+            return False
+        path = str(scope["path"]).removeprefix(str(scope.get("root_path", "")))
+        return path.startswith(self.cookie_prefix)
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -19,6 +19,7 @@ DESCRIPTION = (
 )
 REFERENCE = "docs/api.md"  # in the source tree: the contract, topic by topic
 LINKS = (
+    ("console", "/console/sign-in", "the console: balances over time in a browser"),
     ("docs", "/docs", "the interactive API documentation (OpenAPI UI)"),
     ("openapi", "/openapi.json", "the OpenAPI document"),
     ("health", "/healthz", "liveness"),
