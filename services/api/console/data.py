@@ -15,7 +15,7 @@ from services.api.deps import Context, utc_now
 from services.api.routers.accumulations import detail, summary
 from services.ledger.codec import format_timestamp
 from services.ledger.errors import LedgerError
-from services.projections import benefit_queries, claim_queries, queries
+from services.projections import benefit_queries, claim_queries, queries, report_queries
 from services.projections.core.facts import LedgerEvent, MemberFacts
 
 MEMBERS_PAGE = 50  # members listed per search
@@ -104,9 +104,15 @@ async def member_page(
     state = await queries.member_state(ctx.reader, tenant, member_id, known_at)
     found = await benefit_queries.member_benefits(ctx.reader, tenant, member_id, known_at)
     benefits = [benefit_queries.item(s) for s in benefit_queries.statuses(found.facts, as_of)]
+    lines = (await report_queries.line_facts(ctx.reader, tenant, member_id, known_at)).get(
+        member_id
+    )
     return {
         "position": state.position,
-        "keys": [summary(view) for view in queries.accumulating_views(state, as_of)],
+        "keys": [
+            summary(view, report_queries.status_of(lines, view.result, as_of))
+            for view in queries.accumulating_views(state, as_of)
+        ],
         "unauthorized": queries.unauthorized_visits(state),
         "benefits": benefits,
         "accumulators": await _accumulators(ctx, tenant, found.facts, as_of, known_at),
@@ -143,8 +149,12 @@ async def key_page(
         ctx.reader, tenant, member_id, key, as_of, known_at
     )
     cause = view.negative_accrual.event_id if view.negative_accrual else None
+    lines = (await report_queries.line_facts(ctx.reader, tenant, member_id, known_at)).get(
+        member_id
+    )
+    status = report_queries.status_of(lines, view.result, as_of)
     return {
-        **detail(view, known_at or utc_now(), position),
+        **detail(view, status, known_at or utc_now(), position),
         "events": [
             {
                 "position": item.event.position,
