@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from contracts.claim_events import ClaimAdjudicated, ClaimStatus
 from contracts.decimals import DecimalString, MoneyString, UnitsString, money_text, units_text
-from contracts.events import ClaimAdjudicated, ClaimStatus, Identifier, LedgerDate
+from contracts.fields import Identifier, LedgerDate
 
 
 class AccumulatorPeriodOut(BaseModel):

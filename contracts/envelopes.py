@@ -14,7 +14,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 
-from contracts.events import EVENT_TYPES, MAX_BATCH_EVENTS, AppendCondition, Strict
+from contracts.events import EVENT_TYPES, MAX_BATCH_EVENTS, AppendCondition
+from contracts.fields import Strict
 
 EVENT_ID_DESCRIPTION = (
     "A UUID chosen by the sender. The same id with the same body again is a duplicate "
@@ -29,7 +30,7 @@ def envelope_name(event_type: str) -> str:
 
 
 def examples_of(model: type[BaseModel]) -> list[JsonValue]:
-    """The examples a model's configuration carries (contracts.events.example)."""
+    """The examples a model's configuration carries (contracts.fields.example)."""
     extra = model.model_config.get("json_schema_extra")
     found = extra.get("examples") if isinstance(extra, dict) else None
     return list(found) if isinstance(found, list) else []
