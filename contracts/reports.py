@@ -1,16 +1,17 @@
-"""Pydantic models of the forecast, the utilization and authorized-vs-scheduled reports, and the
-members list (api.md, Queries; accumulation.md 2.15, 2.16)."""
+"""Pydantic models of the forecast, the utilization, authorized-vs-scheduled and
+exceeding-accumulation reports, and the members list (api.md, Queries; accumulation.md 2.10,
+2.15, 2.16)."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from contracts.accumulation_answers import AS_OF, POSITION, AuthorizationStatus, Span
 from contracts.decimals import DecimalJsonSchema, Formatted, UnitsString, money_text
-from contracts.queries import AS_OF, POSITION, AuthorizationStatus, Span
 
 ForecastString = Annotated[Decimal, Formatted(money_text), DecimalJsonSchema()]
 """A forecast figure: computed exactly, written half up to 2 decimals (`"8.67"`, 2.15)."""
@@ -119,3 +120,37 @@ class MembersPage(BaseModel):
     next_after: str | None = Field(
         description="Pass as `after` for the next page; null on the last page."
     )
+
+
+ReviewReason = Literal["negative_accrual", "zero_balance", "past_overuse"]
+
+
+class ExceedingItem(BaseModel):
+    member_id: str
+    authorization_number: str
+    service_code: str
+    reason: ReviewReason = Field(
+        description="The first that applies as of the date: negative_accrual (raw balance below "
+        "0), zero_balance (exactly 0), past_overuse (positive, but a period up to the date had "
+        "unauthorized units) (accumulation.md 2.10)."
+    )
+    raw_balance: UnitsString
+    overuse: UnitsString = Field(
+        description="negative_accrual: -raw_balance; otherwise the unauthorized units of the "
+        "periods up to the date (0 for a zero balance that never overdrew)."
+    )
+    cause: str | None = Field(
+        description="As `negative_accrual.cause` (accumulation.md 2.7); null when no period up "
+        "to the date overdrew."
+    )
+    event_id: str | None = Field(description="The event that caused it.")
+    period_start: date | None = Field(
+        description="The first period up to the date with unauthorized units; null when none."
+    )
+    override: dict[str, Any] | None = Field(description="`{by, reason}` of an override.")
+
+
+class ExceedingReport(BaseModel):
+    as_of: date
+    position: int = Field(description=POSITION)
+    items: list[ExceedingItem]

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.accumulation_answers import NegativeAccrualOut
 from contracts.decimals import UnitsString
-from contracts.queries import NegativeAccrualOut
 
 
 class KeyOut(BaseModel):
