@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from services.ledger.errors import ProblemList
 from services.ledger.rules import check_event
 from services.ledger.validation import validate_batch
-from services.projections.core.accumulation import compute_key, compute_member, update_key
+from services.projections.core.accumulation import compute_key, compute_member
 from services.projections.core.facts import (
     KeyId,
     LedgerEvent,
@@ -30,13 +30,9 @@ from services.projections.core.facts import (
     PayerSettings,
     Visit,
 )
-from services.projections.core.member import (
-    Flag,
-    MemberProjection,
-    _cause,
-    _is_confirmation,
-    _is_reduction,
-)
+from services.projections.core.incremental import update_key
+from services.projections.core.member import Flag, MemberProjection
+from services.projections.core.negative_accrual import flag_cause, is_confirmation, is_reduction
 from services.projections.core.serialize import changed_rows, key_body, member_rows
 from services.projections.runner import replay
 from tests.integration.test_replay_property import histories
@@ -50,8 +46,8 @@ class Reference:
     flags: dict[KeyId, Flag] = field(default_factory=dict)
 
     def step(self, event: LedgerEvent) -> None:
-        reduction = _is_reduction(self.facts, event)
-        confirming = _is_confirmation(self.facts, event)
+        reduction = is_reduction(self.facts, event)
+        confirming = is_confirmation(self.facts, event)
         frozen = _frozen_before(self.facts, event)
         self.facts.apply(event)
         if frozen is not None:  # a billing freezes the visit's key and allocation (2.11)
@@ -63,7 +59,7 @@ class Reference:
             if not result.negative:
                 self.flags.pop(key, None)
             elif key not in self.flags:
-                cause = _cause(self.facts, event, result, reduction, confirming)
+                cause = flag_cause(self.facts, event, result, reduction, confirming)
                 self.flags[key] = Flag(cause, event.event_id, event.position)
 
 

@@ -1,5 +1,5 @@
 """How benefit, coverage, schedule, enrollment and claim events fold into a member's facts
-(pure; `facts.py` holds the facts and the authorization and visit folds)."""
+(pure; `facts.py` holds the facts, `member_folds.py` the authorization and visit folds)."""
 
 from __future__ import annotations
 

@@ -40,12 +40,16 @@ def billable_units(
     return units
 
 
+def shift_units(clock_in: str, clock_out: str, unit_minutes: int, rounding_minutes: int) -> Decimal:
+    """The units of a shift from its clock times as recorded (ISO text, offset kept)."""
+    start, end = datetime.fromisoformat(clock_in), datetime.fromisoformat(clock_out)
+    return billable_units(start, end, unit_minutes, rounding_minutes)
+
+
 def units_of_visit_data(
     data: Mapping[str, Any], unit_minutes: int, rounding_minutes: int
 ) -> Decimal:
     """The units a `visit.confirmed` or `visit.scheduled` states: given, or from clock times."""
     if data.get("units") is not None:
         return Decimal(data["units"])
-    clock_in = datetime.fromisoformat(data["clock_in"])
-    clock_out = datetime.fromisoformat(data["clock_out"])
-    return billable_units(clock_in, clock_out, unit_minutes, rounding_minutes)
+    return shift_units(data["clock_in"], data["clock_out"], unit_minutes, rounding_minutes)

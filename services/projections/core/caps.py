@@ -15,7 +15,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 
-from services.projections.core.facts import Line, Visit
+from services.projections.core.fact_types import Line, Visit
+from services.projections.core.key_results import frozen_allocation
+from services.projections.core.payer_settings import PayerSettings
+from services.projections.core.period_walk import all_missed_dates, counted_units, visit_order
 from services.projections.core.periods import period_start
 
 ZERO = Decimal(0)
@@ -41,10 +44,6 @@ def windows_on(
     return found
 
 
-def _order(visit: Visit) -> tuple[date, int]:
-    return (visit.service_date, visit.first_position)
-
-
 def fill_caps(
     lines: list[Line],
     visits: Iterable[Visit],
@@ -58,7 +57,7 @@ def fill_caps(
     cap-exceeded units frozen in their allocation (their other units fill the caps first)."""
     inside: dict[Window, Decimal] = defaultdict(Decimal)
     excess: dict[str, Decimal] = {}
-    ordered = sorted(visits, key=_order)
+    ordered = sorted(visits, key=visit_order)
     for visit in ordered:
         if visit.visit_id in frozen_excess:
             excess[visit.visit_id] = frozen_excess[visit.visit_id]
@@ -79,6 +78,21 @@ def fill_caps(
         for window, _ in windows:
             inside[window] += units - over
     return excess, dict(inside)
+
+
+def fill_key_caps(
+    lines: list[Line], visits: list[Visit], settings: PayerSettings
+) -> tuple[dict[str, Decimal], dict[Window, Decimal]]:
+    """`fill_caps` for the visits of one key under its payer's settings: their counted units
+    (2.4), and the cap-exceeded units frozen in the billed ones (2.11)."""
+    all_missed = all_missed_dates(visits) if settings.exclude_missed_days else set()
+    counted = {visit.visit_id: counted_units(visit, settings, all_missed) for visit in visits}
+    frozen = {
+        visit.visit_id: allocation.cap_exceeded
+        for visit in visits
+        if (allocation := frozen_allocation(visit)) is not None
+    }
+    return fill_caps(lines, visits, counted, frozen, settings.week_starts_on)
 
 
 def room_on(

@@ -10,17 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from services.projections.core.accumulation import (
-    Allocation,
-    KeyResult,
-    MemberResult,
-    compute_key_of,
-    match_all,
-    match_visit,
-    unmatched_allocation,
-    update_key,
-    visit_key,
-)
+from services.projections.core.accumulation import compute_key_of, unmatched_allocation
 from services.projections.core.facts import (
     TENANT_WIDE_TYPES,
     KeyId,
@@ -28,17 +18,18 @@ from services.projections.core.facts import (
     MemberFacts,
     grant_codes,
 )
+from services.projections.core.incremental import update_key_of
+from services.projections.core.key_results import Allocation, KeyResult, MemberResult
+from services.projections.core.matching import match_all, match_visit, visit_key
+from services.projections.core.negative_accrual import (
+    CAUSES,
+    Flag,
+    flag_cause,
+    is_confirmation,
+    is_reduction,
+)
 
-CAUSES = ("authorization_reduction", "service_code_removed", "backdated_confirmation", "overuse")
-
-
-@dataclass(frozen=True)
-class Flag:
-    """Why a key's raw balance went negative: the event that turned it and one cause (2.7)."""
-
-    cause: str
-    event_id: str
-    position: int
+__all__ = ["CAUSES", "Flag", "KeyChange", "MemberProjection"]
 
 
 @dataclass(frozen=True)
@@ -119,15 +110,12 @@ class MemberProjection:
         """The key after an event, and the visits whose allocation was drawn again (None: all).
         When only a visit changed, only the periods it touches are walked again (update_key):
         the cost of one more visit does not grow with the member's history."""
-        # an opening balance replaces one period's balance: the whole key is walked again
-        if old is not None and moved is not None and key not in self.facts.openings:
-            lines = self.facts.key_lines(key)
+        if old is not None and moved is not None:
             visit = self.facts.visits[moved.visit_id]
-            update = update_key(
+            update = update_key_of(
+                self.facts,
+                key,
                 old,
-                lines,
-                self.facts.settings_for(lines[-1].payer_id),
-                self.facts.visits,
                 {moved.visit_id: moved.day} if moved.key == key and moved.day is not None else {},
                 [visit] if self.matches.get(moved.visit_id) == key else [],
             )
@@ -184,8 +172,8 @@ class MemberProjection:
     def step(self, event: LedgerEvent) -> None:
         """Fold one event in; flag keys it turned negative, clear keys it made whole."""
         assert event.position > self.position, "events must be stepped in ledger order"
-        reduction = _is_reduction(self.facts, event)
-        confirming = _is_confirmation(self.facts, event)
+        reduction = is_reduction(self.facts, event)
+        confirming = is_confirmation(self.facts, event)
         self.matches  # noqa: B018 - the matches before the event, to see which visits move
         before = self._keys_before(event)
         moved = self._visit_before(event)
@@ -205,7 +193,7 @@ class MemberProjection:
             if not result.negative:
                 self.flags.pop(key, None)
             elif flagged:
-                cause = _cause(self.facts, event, result, reduction, confirming)
+                cause = flag_cause(self.facts, event, result, reduction, confirming)
                 self.flags[key] = Flag(cause, event.event_id, event.position)
             if self.track_changes:
                 self._note_changes(key, old, result, walked)
@@ -359,43 +347,3 @@ def _line_codes(facts: MemberFacts, event: LedgerEvent) -> frozenset[str] | None
 def _keys_serving(facts: MemberFacts, codes: frozenset[str]) -> set[KeyId]:
     """The keys whose lines serve any of the codes: where their visits may match."""
     return {line.key for line in facts.lines.values() if codes.intersection(line.service_codes)}
-
-
-def _is_reduction(facts: MemberFacts, event: LedgerEvent) -> bool:
-    """An amendment lowering units or shortening dates, or a void (judged before it is applied)."""
-    if event.type == "authorization.voided":
-        return True
-    if event.type != "authorization.amended":
-        return False
-    line = facts.lines[event.data["authorization_id"]]
-    units = event.amount_or_none("units")
-    start, end = event.day_or_none("start_date"), event.day_or_none("end_date")
-    lower = units is not None and units < line.units
-    later_start = start is not None and start > line.start_date
-    earlier_end = end is not None and end < line.end_date
-    return lower or later_start or earlier_end
-
-
-def _is_confirmation(facts: MemberFacts, event: LedgerEvent) -> bool:
-    """A confirmation, or raised units on a confirmed visit (judged before it is applied)."""
-    if event.type == "visit.confirmed":
-        return True
-    if event.type != "visit.rescheduled" or event.data.get("units") is None:
-        return False
-    visit = facts.visits[event.data["visit_id"]]
-    return visit.status == "confirmed" and event.amount("units") > visit.units
-
-
-def _cause(
-    facts: MemberFacts, event: LedgerEvent, key_result: KeyResult, reduction: bool, confirming: bool
-) -> str:
-    if reduction:
-        return "authorization_reduction"
-    if event.type == "authorization.service_removed":
-        return "service_code_removed"
-    if confirming and event.data["visit_id"] in key_result.visits:
-        service_date = facts.visits[event.data["visit_id"]].service_date
-        period = next(p for p in key_result.periods if p.start <= service_date <= p.end)
-        if period.end < facts.local_date(event.recorded_at):  # the tenant's day (section 3)
-            return "backdated_confirmation"
-    return "overuse"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from services.projections.core.facts import WEEKDAYS
+from services.projections.core.fact_types import WEEKDAYS
 
 FREQUENCIES = ("day", "week", "month", "span")
 MAX_PERIODS = 20_000  # about 55 years of daily periods: a bound, not a business rule

@@ -12,13 +12,10 @@ from services.projections.core.accumulation import (
     ZERO,
     KeyResult,
     PeriodResult,
-    all_missed_dates,
-    counted_units,
-    frozen_allocation,
     match_visit,
 )
 from services.projections.core.benefits import eligible
-from services.projections.core.caps import fill_caps, has_caps, room_on
+from services.projections.core.caps import fill_key_caps, has_caps, room_on
 from services.projections.core.facts import KeyId, MemberFacts
 from services.projections.core.member import Flag, MemberProjection
 
@@ -126,16 +123,9 @@ def cap_room(projection: MemberProjection, key: KeyId, service_date: date) -> De
     lines = facts.key_lines(key)
     if not has_caps(lines):
         return None
-    settings = facts.settings_for(lines[-1].payer_id)
+    settings = facts.key_settings(key)
     visits = [facts.visits[v] for v, found in projection.matches.items() if found == key]
-    all_missed = all_missed_dates(visits) if settings.exclude_missed_days else set()
-    counted = {visit.visit_id: counted_units(visit, settings, all_missed) for visit in visits}
-    frozen = {
-        visit.visit_id: allocation.cap_exceeded
-        for visit in visits
-        if (allocation := frozen_allocation(visit)) is not None
-    }
-    _, inside = fill_caps(lines, visits, counted, frozen, settings.week_starts_on)
+    _, inside = fill_key_caps(lines, visits, settings)
     return room_on(lines, inside, service_date, settings.week_starts_on)
 
 
