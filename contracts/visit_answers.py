@@ -64,6 +64,10 @@ class VisitOut(BaseModel):
         "(accumulation.md 2.12); null when the units were given.",
     )
     clock_out: AwareDatetime | None = None
+    position: int = Field(
+        description="The last ledger position the answer reflects (with `known_at`, the last "
+        "one recorded at or before it)."
+    )
 
 
 class SchedulingCheckIn(BaseModel):

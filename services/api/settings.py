@@ -43,3 +43,6 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     # after a secret rotation, deliveries are signed with the old secret too for this long
     webhook_secret_overlap_seconds: int = Field(default=86400, ge=0, le=7 * 86400)
+    # /readyz stays ready while no event has waited longer than this for the projections (an
+    # import's chunks, a replay); 0: any lag is not ready
+    ready_max_lag_seconds: float = Field(default=30.0, ge=0, le=86400)

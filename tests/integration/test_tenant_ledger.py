@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from services.ledger.demo import reduction, weekly_example
 from tests.integration.conftest import Tenant, make_tenant, post_events
@@ -170,8 +173,19 @@ async def test_the_ledger_lists_events_with_their_tags(
     assert bad.status_code == 422
 
 
+@contextmanager
+def lag_bound(app: FastAPI, seconds: float) -> Iterator[None]:
+    """/readyz of this app with BENEFIT_LEDGER_READY_MAX_LAG_SECONDS set to `seconds`."""
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"ready_max_lag_seconds": seconds})
+    try:
+        yield
+    finally:
+        app.state.settings = settings
+
+
 async def test_readiness_reports_a_tenant_whose_projections_lag(
-    client: httpx.AsyncClient, tenant: Tenant
+    client: httpx.AsyncClient, tenant: Tenant, app: FastAPI
 ):
     await post_events(client, tenant, weekly_example(FIRST_SUNDAY))
     before = (await client.get("/readyz")).json()  # other tests' tenants may lag (a refused import)
@@ -182,7 +196,10 @@ async def test_readiness_reports_a_tenant_whose_projections_lag(
             connection.execute(
                 "UPDATE projection_tracking SET position = 4 WHERE tenant = ?", (tenant.name,)
             )
-        lagging = await client.get("/readyz")
+        with lag_bound(app, 86400):  # a day: the lag is within it
+            within = await client.get("/readyz")
+        with lag_bound(app, 0):  # no lag allowed
+            lagging = await client.get("/readyz")
         metrics = (await client.get("/metrics")).text
         own = await client.get("/v1/admin/status", headers=tenant.auth("admin"))
         with connection.transaction():
@@ -191,7 +208,12 @@ async def test_readiness_reports_a_tenant_whose_projections_lag(
             )
     finally:
         connection.close()
+    assert within.status_code == 200
+    assert within.json()["status"] == "ready"
+    assert within.json()["tenants_lagging"] == lagging_before + 1
+    assert within.json()["max_lag_seconds"] == 86400
     assert lagging.status_code == 503
+    assert lagging.json()["max_lag_seconds"] == 0
     assert lagging.headers["Retry-After"].isdigit()
     body = lagging.json()
     assert (body["status"], body["reason"]) == ("lagging", "projections lagging")

@@ -11,13 +11,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.api.deps import Context, context, utc_now
 from services.api.errors import RETRY_AFTER_SECONDS
+from services.api.settings import Settings
 from services.ledger.errors import InfrastructureError
 from services.projections.health import ProjectionLag, projection_lag, relay_lag_ages
 
@@ -34,9 +35,16 @@ async def healthz() -> dict[str, Any]:
 
 
 @router.get("/readyz")
-async def readyz(ctx: Context = Depends(context)) -> JSONResponse:
-    """Ready when the database answers and the projections are caught up with the ledger; else
-    503 saying which: `unavailable` (the database) or `lagging` (the projections)."""
+async def readyz(request: Request, ctx: Context = Depends(context)) -> JSONResponse:
+    """Ready when the database answers and the projections are caught up with the ledger within
+    BENEFIT_LEDGER_READY_MAX_LAG_SECONDS; else 503 saying which: `unavailable` (the database)
+    or `lagging` (the projections).
+
+    Only the projections count: the API answers from them. The relay and the webhook worker
+    feed other systems; a relay that was never deployed, or a receiver that is down, must not
+    take the API out of service (/metrics shows their lag)."""
+    settings: Settings = request.app.state.settings
+    bound_seconds = settings.ready_max_lag_seconds
     try:
         lag = await projection_lag(ctx.reader, utc_now())
     except InfrastructureError as error:
@@ -46,11 +54,14 @@ async def readyz(ctx: Context = Depends(context)) -> JSONResponse:
     if not lag.tenants_lagging:
         return JSONResponse({"status": "ready"})
     body: dict[str, Any] = {
-        "status": "lagging",
-        "reason": "projections lagging",
+        "status": "ready",
         "tenants_lagging": lag.tenants_lagging,
         "lag_oldest_age_seconds": lag.oldest_age_seconds,
+        "max_lag_seconds": bound_seconds,
     }
+    if lag.within(bound_seconds):
+        return JSONResponse(body)
+    body.update(status="lagging", reason="projections lagging")
     return JSONResponse(body, status_code=503, headers=NOT_READY_HEADERS)
 
 

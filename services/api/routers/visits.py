@@ -21,7 +21,11 @@ async def get_visit(
     caller: Principal = Depends(require("reader")),
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
-    return await queries.visit_body(ctx.reader, caller.tenant, visit_id, parse_known_at(known_at))
+    moment = parse_known_at(known_at)
+    # read before the body: the stored body is then at least as new as the position it answers
+    position = await queries.position_of(ctx.reader, caller.tenant, moment)
+    body = await queries.visit_body(ctx.reader, caller.tenant, visit_id, moment)
+    return {**body, "position": position}
 
 
 @router.post("/v1/scheduling/check", response_model=SchedulingCheckOut)
