@@ -88,6 +88,10 @@ class LedgerEventOut(BaseModel):
 class LedgerEventsPage(BaseModel):
     items: list[LedgerEventOut]
     next_after: int = Field(description="Pass as `after` for the next page.")
+    position: int = Field(
+        description="The tenant's last recorded position when the page was read: nothing after "
+        "it is on the page; `next_after` below it means more events are there."
+    )
 
 
 class TenantStatusOut(BaseModel):

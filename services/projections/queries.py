@@ -99,6 +99,12 @@ async def member_events(
     return [to_event(row) for row in heapq.merge(own, tenant_wide, key=lambda row: int(row[0]))]
 
 
+async def ledger_head(reader: Reader, tenant: str) -> int:
+    """The tenant's last recorded position (0 before its first event)."""
+    heads = await reader.fetch("SELECT position FROM ledger_heads WHERE tenant = ?", (tenant,))
+    return int(heads[0][0]) if heads else 0
+
+
 async def position_of(reader: Reader, tenant: str, known_at: datetime | None) -> int:
     """The last ledger position an answer reflects: as known at a time, or as projected now."""
     if known_at is not None:

@@ -28,6 +28,7 @@ from services.projections.core.serialize import key_from_body
 from services.projections.core.status import KeyStatus, key_status
 from services.projections.queries import (
     key_state,
+    ledger_head,
     member_state,
     one_view,
     position_of,
@@ -241,8 +242,7 @@ async def members_page(
     the tenant's head when the page is read."""
     # byte order on both stores: PostgreSQL's locale collation would order ids otherwise
     collate = ' COLLATE "C"' if dialect == "postgres" else ""
-    heads = await reader.fetch("SELECT position FROM ledger_heads WHERE tenant = ?", (tenant,))
-    position = int(heads[0][0]) if heads else 0
+    position = await ledger_head(reader, tenant)
     sql = (
         "SELECT member_id, MIN(position), MAX(position) FROM ledger_events "
         "WHERE tenant = ? AND member_id IS NOT NULL AND position <= ?"

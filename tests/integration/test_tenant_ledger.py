@@ -139,6 +139,7 @@ async def test_the_ledger_lists_events_with_their_tags(
     body = page.json()
     assert [item["position"] for item in body["items"]] == [1, 2]
     assert body["next_after"] == 2
+    assert body["position"] == 7  # the tenant's head: more events after next_after
     settings, grant = body["items"]
     assert settings["type"] == "payer.settings_changed" and settings["tags"] == ["payer:payer-1"]
     assert grant["tags"] == [
@@ -166,7 +167,8 @@ async def test_the_ledger_lists_events_with_their_tags(
     assert len(visits.json()["items"]) == 4
 
     other = make_tenant(database_url)
-    assert (await client.get("/v1/ledger/events", headers=other.auth())).json()["items"] == []
+    empty = (await client.get("/v1/ledger/events", headers=other.auth())).json()
+    assert (empty["items"], empty["position"]) == ([], 0)
     forbidden = await client.get("/v1/ledger/events", headers=tenant.auth("subscriber"))
     assert forbidden.status_code == 403
     bad = await client.get("/v1/ledger/events", params={"limit": 0}, headers=tenant.auth())

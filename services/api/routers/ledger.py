@@ -12,6 +12,7 @@ from services.api.deps import Context, context, require
 from services.api.routers.feeds import integer_param
 from services.ledger.codec import parse_timestamp
 from services.ledger.keys import Principal
+from services.projections.queries import ledger_head
 
 router = APIRouter(tags=["ledger"])
 MAX_LIMIT = 1000
@@ -30,11 +31,12 @@ async def ledger_events(
     and one type when asked: an auditor's and a consumer's view of the ledger."""
     start = integer_param("after", after, 0, 0, 2**62)
     count = integer_param("limit", limit, 100, 1, MAX_LIMIT)
+    head = await ledger_head(ctx.reader, caller.tenant)  # first: the page shows nothing after it
     sql = (
         "SELECT position, event_id, type, recorded_at, tags, data FROM ledger_events "
-        "WHERE tenant = ? AND position > ?"
+        "WHERE tenant = ? AND position > ? AND position <= ?"
     )
-    params: list[Any] = [caller.tenant, start]
+    params: list[Any] = [caller.tenant, start, head]
     if member_id is not None:
         sql += " AND member_id = ?"
         params.append(member_id)
@@ -53,4 +55,5 @@ async def ledger_events(
         }
         for position, event_id, event_type, recorded_at, tags, data in rows
     ]
-    return {"items": items, "next_after": items[-1]["position"] if items else start}
+    next_after = items[-1]["position"] if items else start
+    return {"items": items, "next_after": next_after, "position": head}
