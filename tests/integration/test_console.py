@@ -347,3 +347,35 @@ async def test_utilization_renewals_and_authorized_vs_scheduled_reports(
         bad = await browser.get(versus, params=params)
         assert bad.status_code == 422 and f"<td>{field}</td>" in bad.text, params
     assert (await browser.get(versus)).status_code == 200  # the current month by default
+
+
+async def test_signing_out_ends_copies_of_the_cookie_and_the_keys_other_sessions(
+    app: FastAPI, browser: httpx.AsyncClient, tenant: Tenant
+):
+    assert (await sign_in(browser, tenant.keys["reader"])).status_code == 303
+    copied = browser.cookies["console_session"]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    base = "http://ledger.test"
+    async with (
+        httpx.AsyncClient(transport=transport, base_url=base) as thief,
+        httpx.AsyncClient(transport=transport, base_url=base) as desk,
+        httpx.AsyncClient(transport=transport, base_url=base) as admin,
+    ):
+        thief.cookies.set("console_session", copied, path="/console")
+        assert (await thief.get("/console/")).status_code == 200  # a copy works while signed in
+        assert (await sign_in(desk, tenant.keys["reader"])).status_code == 303  # the same key
+        assert (await sign_in(admin, tenant.keys["admin"])).status_code == 303  # another key
+        home = await browser.get("/console/")
+        token = CSRF.search(home.text)
+        assert token is not None
+        out = await browser.post("/console/sign-out", data={"csrf": token.group(1)})
+        assert out.status_code == 303
+        for client in (browser, thief, desk):  # at once, wherever the key had a session
+            again = await client.get("/console/members/m-1")
+            assert again.status_code == 303, again.text
+            assert again.headers["location"].startswith("/console/sign-in?next=")
+        posted = await thief.post("/console/sign-out", data={"csrf": token.group(1)})
+        assert posted.headers["location"].startswith("/console/sign-in?next=")  # nothing done
+        assert (await admin.get("/console/")).status_code == 200  # another key's session goes on
+        assert (await sign_in(desk, tenant.keys["reader"])).status_code == 303  # again at once
+        assert (await desk.get("/console/")).status_code == 200
