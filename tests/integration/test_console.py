@@ -146,6 +146,10 @@ async def test_every_page_has_a_csp_without_inline_scripts(
         "/console/reports/exceeding-accumulation",
         "/console/reports/benefits-near-limit",
         "/console/members/nobody",
+        "/console/reports/utilization",
+        "/console/reports/renewals-due",
+        "/console/reports/authorized-vs-scheduled",
+        "/console/nowhere",
     ]
     for path in paths:
         answer = await browser.get(path)
@@ -379,3 +383,26 @@ async def test_signing_out_ends_copies_of_the_cookie_and_the_keys_other_sessions
         assert (await admin.get("/console/")).status_code == 200  # another key's session goes on
         assert (await sign_in(desk, tenant.keys["reader"])).status_code == 303  # again at once
         assert (await desk.get("/console/")).status_code == 200
+
+
+async def test_not_found_pages_keep_the_console_and_offer_a_way_on(
+    browser: httpx.AsyncClient, tenant: Tenant
+):
+    await post_events(browser, tenant, [SETTINGS, *spec_example()])
+    await sign_in(browser, tenant.keys["reader"])
+    nowhere = await browser.get("/console/nowhere")
+    assert nowhere.status_code == 404
+    assert "<h1>Not found</h1>" in nowhere.text and "no page at this address" in nowhere.text
+    assert 'aria-label="Console"' in nowhere.text  # the navigation and sign-out stay
+    assert '<a href="/console/">Find a member</a>' in nowhere.text
+    key = await browser.get("/console/members/m-1/keys/AUTH-m-1/NOPE")
+    assert key.status_code == 404 and "no accumulation for authorization" in key.text
+    assert '<a href="/console/members/m-1">Back to member m-1</a>' in key.text
+    member = await browser.get("/console/members/nobody")
+    assert member.status_code == 404 and "Back to member" not in member.text
+    bad = await browser.get("/console/members/m-1", params={"as_of": "soon"})
+    assert bad.status_code == 422 and "<td>as_of</td>" in bad.text
+    assert '<a href="/console/members/m-1">Back to member m-1</a>' in bad.text
+    browser.cookies.clear()
+    signed_out = await browser.get("/console/nowhere")  # no page, no session: no navigation
+    assert signed_out.status_code == 404 and 'aria-label="Console"' not in signed_out.text
