@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from services.ledger.db import Connection
 from services.ledger.errors import InfrastructureError
-from services.ledger.schema import SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5
+from services.ledger.schema import SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6
 
 MIGRATION_LOCK = 727274  # pg_advisory_xact_lock key shared by every process migrating
 
@@ -38,6 +38,7 @@ MIGRATIONS = (
     Migration(3, "leases per tenant; schema_migrations replaces schema_version", SCHEMA_V3),
     Migration(4, "API keys with name, expiry, revocation and last use", SCHEMA_V4),
     Migration(5, "webhooks: retry schedules, delivery status, secret rotation", SCHEMA_V5),
+    Migration(6, "console sign-out ends every session of the key: a session generation", SCHEMA_V6),
 )
 LATEST = MIGRATIONS[-1].version
 

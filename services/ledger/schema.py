@@ -260,5 +260,12 @@ SCHEMA_V5 = (
                  AND s.outcome = 'succeeded'), 0))""",
 )
 
+# 6: console sign-out that holds everywhere (services/api/console/session.py). A console session
+# cookie names the generation of its key's console sessions it was started in; signing out adds
+# one, so every cookie of that key issued before, copies included, is refused at once in every
+# process. A column of the key (not a table of sessions): nothing to prune, and the key row is
+# read on every console request already.
+SCHEMA_V6 = ("ALTER TABLE api_keys ADD COLUMN console_generation INTEGER NOT NULL DEFAULT 0",)
+
 READ_MODEL_TABLES = ("member_views", "accumulation_views", "visit_views", "projection_tracking")
 PROJECTION_NAME = "accumulation"

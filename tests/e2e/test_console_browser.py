@@ -154,3 +154,99 @@ def test_an_auditor_travels_back_before_the_cut_and_another_tenant_sees_nothing(
                 stranger.screenshot(path=tmp_path / "5-other-tenant.png")
             finally:
                 browser.close()
+
+
+def test_the_reports_the_forecast_print_and_a_sign_out_that_ends_every_session(
+    tmp_path: Path,
+) -> None:
+    """The spec's forecast example (accumulation.md 2.15) as the auditor reads it: on the key's
+    timeline and in the utilization, renewals-due and authorized-vs-scheduled reports, sorted
+    by a column title with the keyboard, printed; then signing out in one browser ends the
+    key's session in another."""
+    executable = chromium()
+    if executable is None:
+        pytest.skip("no Chromium binary (make test installs it: scripts/install-chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.integration.test_forecast_reports import SETTINGS, spec_example, visit
+
+    with serving_a_tenant(tmp_path) as running:
+        base, key = running.serve.base_url, running.key
+        record(base, key, [SETTINGS, *spec_example(), visit("m-1", 4, "5", "visit.scheduled")])
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True)
+            try:
+                context = browser.new_context(viewport={"width": 1100, "height": 900})
+                context.set_default_timeout(TIMEOUT_MS)
+                page = context.new_page()
+                problems: list[str] = []
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else 0)
+                page.on("pageerror", lambda error: problems.append(str(error)))
+                page.on("response", lambda r: problems.append(r.url) if r.status >= 400 else 0)
+                sign_in(page, base, key)
+
+                page.goto(f"{base}/console/members/m-1/keys/AUTH-m-1/T1019?as_of=2026-10-28")
+                forecast = page.get_by_role("region", name="Will the units last?")
+                expect(forecast.locator("#burn-rate")).to_have_text("8.67")
+                expect(forecast.locator("#projected-unused")).to_have_text("10.67")
+                expect(forecast.locator("#runs-out-on")).to_have_text("never (the units last)")
+                page.screenshot(path=tmp_path / "6-key-forecast.png", full_page=True)
+
+                page.get_by_role("link", name="Utilization").click()
+                page.wait_for_url(re.compile(r"/console/reports/utilization$"))
+                expect(page.get_by_role("link", name="Utilization")).to_have_attribute(
+                    "aria-current", "page"
+                )
+                page.get_by_label("As of").fill("2026-10-28")
+                page.get_by_role("button", name="Show").click()
+                page.wait_for_url(re.compile(r"as_of=2026-10-28"))
+                row = page.locator("#report tbody tr")
+                expect(row).to_have_count(1)
+                expect(row).to_contain_text("8.67")
+                expect(row).to_contain_text("10.67")
+                # sorting by keyboard: the column titles are links
+                page.get_by_role("link", name="Projected unused").focus()
+                page.keyboard.press("Enter")
+                page.wait_for_url(re.compile(r"sort=projected_unused"))
+                expect(page.locator("th[aria-sort='ascending']")).to_contain_text(
+                    "Projected unused"
+                )
+                expect(page.locator("footer.evidence")).to_contain_text("As of 2026-10-28")
+                page.screenshot(path=tmp_path / "7-utilization.png", full_page=True)
+
+                page.goto(f"{base}/console/reports/renewals-due?as_of=2026-11-20")
+                expect(page.locator("#report tbody tr")).to_contain_text("m-1-line")
+                page.screenshot(path=tmp_path / "8-renewals-due.png", full_page=True)
+
+                page.get_by_role("link", name="Authorized vs scheduled").click()
+                page.get_by_label("From").fill("2026-10-01")
+                page.get_by_label("To", exact=True).fill("2026-10-31")
+                page.get_by_role("button", name="Show").click()
+                page.wait_for_url(re.compile(r"from=2026-10-01&to=2026-10-31"))
+                expect(page.locator("#report tbody tr")).to_have_count(4)
+                expect(page.locator("footer.evidence")).to_contain_text(
+                    "From 2026-10-01 to 2026-10-31"
+                )
+                page.screenshot(path=tmp_path / "9-authorized-vs-scheduled.png", full_page=True)
+                page.emulate_media(media="print")  # the printout: no forms, the footer stays
+                expect(page.locator("form.time-travel")).to_be_hidden()
+                expect(page.locator("footer.evidence")).to_be_visible()
+                page.screenshot(path=tmp_path / "10-printed.png", full_page=True)
+                page.emulate_media(media="screen")
+
+                assert not problems, problems  # no CSP violation, no script error
+                page.goto(f"{base}/console/nowhere")  # Chromium logs this 404 as an error
+                expect(page.locator("h1")).to_have_text("Not found")
+                page.get_by_role("link", name="Find a member").click()
+                page.wait_for_url(f"{base}/console/")
+
+                desk = browser.new_context().new_page()  # the same key in another browser
+                desk.set_default_timeout(TIMEOUT_MS)
+                sign_in(desk, base, key)
+                page.get_by_role("button", name="Sign out").click()
+                page.wait_for_url(f"{base}/console/sign-in")
+                desk.reload()
+                desk.wait_for_url(re.compile(r"/console/sign-in\?next="))
+                expect(desk.get_by_label("API key")).to_be_visible()
+            finally:
+                browser.close()

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.ledger.demo import reduction, weekly_example
 from services.ledger.keys import revoke_key
 from tests.integration.conftest import Tenant, make_tenant, post_events
+from tests.integration.test_forecast_reports import SETTINGS, grant, spec_example, visit
 
 FIRST_SUNDAY = date(2026, 10, 4)
 KEY_PAGE = "/console/members/member-1/keys/AUTH-100/T1019"
@@ -145,6 +146,10 @@ async def test_every_page_has_a_csp_without_inline_scripts(
         "/console/reports/exceeding-accumulation",
         "/console/reports/benefits-near-limit",
         "/console/members/nobody",
+        "/console/reports/utilization",
+        "/console/reports/renewals-due",
+        "/console/reports/authorized-vs-scheduled",
+        "/console/nowhere",
     ]
     for path in paths:
         answer = await browser.get(path)
@@ -240,3 +245,164 @@ async def test_a_second_tenants_key_never_sees_the_first_tenants_members(
         assert "AUTH-100 / T1019" not in answer.text and "-13" not in answer.text
     report = await browser.get("/console/reports/exceeding-accumulation?as_of=2026-10-31")
     assert "member-1" not in report.text and "Nothing to report" in report.text
+
+
+# The spec's forecast example (accumulation.md 2.15; tests/integration/test_forecast_reports.py):
+# 10 units a week for eight weeks from 2026-10-04, used 8, 6 and 12 in the first three weeks.
+M1_KEY = "/console/members/m-1/keys/AUTH-m-1/T1019"
+
+
+def cells(page: str, table_id: str = "report") -> list[list[str]]:
+    """The body rows of a table as text (links and markup dropped)."""
+    table = re.search(rf'<table[^>]*id="{table_id}".*?<tbody>(.*?)</tbody>', page, re.DOTALL)
+    assert table is not None, page[:2000]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), re.DOTALL)
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in rows
+    ]
+
+
+async def test_the_forecast_on_a_keys_timeline_is_the_specs_example(
+    browser: httpx.AsyncClient, tenant: Tenant
+):
+    await post_events(browser, tenant, [SETTINGS, *spec_example()])
+    await sign_in(browser, tenant.keys["reader"])
+    page = (await browser.get(M1_KEY, params={"as_of": "2026-10-28"})).text
+    assert re.search(r'id="burn-rate">8.67<', page)
+    assert re.search(r'id="projected-balance">10.67<', page)
+    assert re.search(r'id="projected-unused">10.67<', page)
+    assert 'id="runs-out-on">never (the units last)<' in page
+    before = datetime.now(UTC).isoformat()
+    await post_events(browser, tenant, [visit("m-1", 4, "20")])  # week 4 overdraws: -6
+    now = (await browser.get(M1_KEY, params={"as_of": "2026-10-28"})).text
+    assert re.search(r'id="projected-balance" class="below">-0.67<', now)
+    assert re.search(r'id="projected-unused">0.00<', now)
+    assert 'id="runs-out-on" class="below">2026-10-25<' in now
+    known = (await browser.get(M1_KEY, params={"as_of": "2026-10-28", "known_at": before})).text
+    assert re.search(r'id="projected-unused">10.67<', known)  # as known before that visit
+
+
+async def test_utilization_renewals_and_authorized_vs_scheduled_reports(
+    browser: httpx.AsyncClient, tenant: Tenant
+):
+    scheduled = visit("m-1", 4, "5", "visit.scheduled")
+    await post_events(browser, tenant, [SETTINGS, *spec_example(), scheduled])
+    await post_events(browser, tenant, [grant("=HYPERLINK(1)", weeks=2)])  # a formula as id
+    await sign_in(browser, tenant.keys["reader"])
+
+    utilization = await browser.get("/console/reports/utilization", params={"as_of": "2026-10-28"})
+    assert utilization.status_code == 200
+    rows = cells(utilization.text)
+    assert rows == [
+        ["m-1", "AUTH-m-1", "T1019", "active", "2026-10-04", "2026-11-28", "8.67", "10.67", "—"]
+    ]
+    assert 'href="/console/members/m-1/keys/AUTH-m-1/T1019?as_of=2026-10-28"' in utilization.text
+    assert "Ledger position 7" in utilization.text and "As of 2026-10-28" in utilization.text
+
+    renewals = "/console/reports/renewals-due"
+    assert (
+        "Nothing to report as of 2026-10-28"
+        in (await browser.get(renewals, params={"as_of": "2026-10-28"})).text
+    )
+    due = await browser.get(renewals, params={"as_of": "2026-11-20", "sort": "days_left"})
+    # m-1: 8 days left, 26 + 5 scheduled... only used units count: 26 of 80
+    assert cells(due.text) == [
+        ["m-1", "AUTH-m-1", "T1019", "payer-1", "m-1-line", "2026-11-28", "8", "0.33"]
+    ]
+    csv = await browser.get(renewals, params={"as_of": "2026-10-12", "format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert 'filename="renewals-due-2026-10-12.csv"' in csv.headers["content-disposition"]
+    lines = csv.text.splitlines()
+    assert lines[0] == (
+        "member_id,authorization_number,service_code,payer_id,line,line_end,days_left,share_used"
+    )
+    # the formula member's two weeks end in 5 days: due, and its id cannot run in a spreadsheet
+    assert lines[1:] == [
+        "'=HYPERLINK(1),AUTH-=HYPERLINK(1),T1019,payer-1,'=HYPERLINK(1)-line,2026-10-17,5,0.00"
+    ]
+
+    versus = "/console/reports/authorized-vs-scheduled"
+    week4 = await browser.get(versus, params={"from": "2026-10-25", "to": "2026-10-31"})
+    assert cells(week4.text) == [
+        ["m-1", "AUTH-m-1", "T1019", "2026-10-25", "2026-10-31", "10", "5", "0", "0", "5"]
+    ]
+    assert "As of 2026-10-25-to-2026-10-31" not in week4.text
+    assert "<span>From 2026-10-25 to 2026-10-31</span>" in week4.text  # the footer: the range
+    ordered = await browser.get(
+        versus,
+        params={"from": "2026-10-01", "to": "2026-10-31", "sort": "confirmed", "order": "desc"},
+    )
+    confirmed = [row[7] for row in cells(ordered.text)]
+    assert confirmed[:3] == ["12", "8", "6"] and 'aria-sort="descending"' in ordered.text
+    export = await browser.get(
+        versus, params={"from": "2026-10-01", "to": "2026-10-31", "format": "csv"}
+    )
+    assert (
+        'filename="authorized-vs-scheduled-2026-10-01-to-2026-10-31.csv"'
+        in (export.headers["content-disposition"])
+    )
+    assert export.text.splitlines()[0].endswith("authorized,scheduled,confirmed,missed,variance")
+    for params, field in (
+        ({"from": "2026-10-31", "to": "2026-10-01"}, "to"),
+        ({"from": "2026-01-01", "to": "2027-12-31"}, "to"),
+        ({"from": "2026-13-01"}, "from"),
+    ):
+        bad = await browser.get(versus, params=params)
+        assert bad.status_code == 422 and f"<td>{field}</td>" in bad.text, params
+    assert (await browser.get(versus)).status_code == 200  # the current month by default
+
+
+async def test_signing_out_ends_copies_of_the_cookie_and_the_keys_other_sessions(
+    app: FastAPI, browser: httpx.AsyncClient, tenant: Tenant
+):
+    assert (await sign_in(browser, tenant.keys["reader"])).status_code == 303
+    copied = browser.cookies["console_session"]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    base = "http://ledger.test"
+    async with (
+        httpx.AsyncClient(transport=transport, base_url=base) as thief,
+        httpx.AsyncClient(transport=transport, base_url=base) as desk,
+        httpx.AsyncClient(transport=transport, base_url=base) as admin,
+    ):
+        thief.cookies.set("console_session", copied, path="/console")
+        assert (await thief.get("/console/")).status_code == 200  # a copy works while signed in
+        assert (await sign_in(desk, tenant.keys["reader"])).status_code == 303  # the same key
+        assert (await sign_in(admin, tenant.keys["admin"])).status_code == 303  # another key
+        home = await browser.get("/console/")
+        token = CSRF.search(home.text)
+        assert token is not None
+        out = await browser.post("/console/sign-out", data={"csrf": token.group(1)})
+        assert out.status_code == 303
+        for client in (browser, thief, desk):  # at once, wherever the key had a session
+            again = await client.get("/console/members/m-1")
+            assert again.status_code == 303, again.text
+            assert again.headers["location"].startswith("/console/sign-in?next=")
+        posted = await thief.post("/console/sign-out", data={"csrf": token.group(1)})
+        assert posted.headers["location"].startswith("/console/sign-in?next=")  # nothing done
+        assert (await admin.get("/console/")).status_code == 200  # another key's session goes on
+        assert (await sign_in(desk, tenant.keys["reader"])).status_code == 303  # again at once
+        assert (await desk.get("/console/")).status_code == 200
+
+
+async def test_not_found_pages_keep_the_console_and_offer_a_way_on(
+    browser: httpx.AsyncClient, tenant: Tenant
+):
+    await post_events(browser, tenant, [SETTINGS, *spec_example()])
+    await sign_in(browser, tenant.keys["reader"])
+    nowhere = await browser.get("/console/nowhere")
+    assert nowhere.status_code == 404
+    assert "<h1>Not found</h1>" in nowhere.text and "no page at this address" in nowhere.text
+    assert 'aria-label="Console"' in nowhere.text  # the navigation and sign-out stay
+    assert '<a href="/console/">Find a member</a>' in nowhere.text
+    key = await browser.get("/console/members/m-1/keys/AUTH-m-1/NOPE")
+    assert key.status_code == 404 and "no accumulation for authorization" in key.text
+    assert '<a href="/console/members/m-1">Back to member m-1</a>' in key.text
+    member = await browser.get("/console/members/nobody")
+    assert member.status_code == 404 and "Back to member" not in member.text
+    bad = await browser.get("/console/members/m-1", params={"as_of": "soon"})
+    assert bad.status_code == 422 and "<td>as_of</td>" in bad.text
+    assert '<a href="/console/members/m-1">Back to member m-1</a>' in bad.text
+    browser.cookies.clear()
+    signed_out = await browser.get("/console/nowhere")  # no page, no session: no navigation
+    assert signed_out.status_code == 404 and 'aria-label="Console"' not in signed_out.text

@@ -169,7 +169,7 @@ def test_the_webhook_status_is_backfilled_from_the_recorded_attempts(empty_url: 
             "next_attempt_at) VALUES (?, ?, ?, ?, 'evt', ?, 0, ?, NULL, NULL, ?, NULL)",
             [(tenant, webhook_id, *attempt) for attempt in attempts],
         )
-        assert [m.version for m in migrate(connection)] == [5]
+        assert [m.version for m in migrate(connection, target=5)] == [5]
         [row] = connection.execute(
             "SELECT consecutive_failures, last_success_at, last_failure_at FROM webhooks "
             "WHERE tenant = ? AND webhook_id = ?",
@@ -207,5 +207,19 @@ def test_schema_1_and_a_newer_schema_are_refused(empty_url: str) -> None:
         )
         with pytest.raises(InfrastructureError, match="newer than this release"):
             migrate(connection)
+    finally:
+        connection.close()
+
+
+def test_keys_of_an_earlier_schema_start_at_console_generation_0(empty_url: str) -> None:
+    database = _made_by_the_previous_release(empty_url)
+    connection = database.connect()
+    try:
+        migrate(connection, target=5)
+        keys = connection.execute("SELECT key_id FROM api_keys ORDER BY key_id")
+        assert keys, "the fixture has keys"
+        assert [m.version for m in migrate(connection)] == [6]
+        rows = connection.execute("SELECT key_id, console_generation FROM api_keys ORDER BY key_id")
+        assert rows == [(key_id, 0) for (key_id,) in keys]  # their console sessions: signed in
     finally:
         connection.close()

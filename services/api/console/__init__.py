@@ -7,6 +7,7 @@ are pages, and it adds no operation to the API's OpenAPI document.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,8 @@ def _problem_page(
 ) -> HTMLResponse:
     signed_in = getattr(request.state, "viewer", None)
     values = {"who": signed_in} if signed_in is not None else {}
+    # a page of a member that failed (a key that does not accumulate, a bad date): its member
+    member = request.scope.get("path_params", {}).get("member_id")
     return page(
         request,
         "problem.html",
@@ -35,6 +38,7 @@ def _problem_page(
         title=title,
         message=message,
         details=details or [],
+        member_id=member if status_code != 404 or "/keys/" in request.url.path else None,
         **values,
     )
 
@@ -72,6 +76,14 @@ async def _ledger_error(request: Request, error: Exception) -> Response:
 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 404:
+        # no route ran the viewer: with a session the page keeps the navigation; without one
+        # it shows none (it shows nothing of a tenant either way)
+        if getattr(request.state, "viewer", None) is None:
+            with contextlib.suppress(auth.SignInRequired, LedgerError):
+                await auth.viewer(request, request.app.state.context)
+        message = "The console has no page at this address. Find a member, or open a report."
+        return _problem_page(request, 404, "Not found", message)
     return _problem_page(request, error.status_code, "Not here", str(error.detail))
 
 

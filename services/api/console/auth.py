@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -36,6 +37,7 @@ class Viewer:
     tenant: str
     key_id: str
     csrf: str
+    generation: int  # of the key's console sessions: signing out ends it
 
 
 def _safe_next(request: Request, value: str | None) -> str:
@@ -47,10 +49,35 @@ def _safe_next(request: Request, value: str | None) -> str:
 
 
 async def _key_row(ctx: Context, column: str, value: str) -> tuple[object, ...] | None:
+    """The key's row: KEY_COLUMNS, then its hash (row[5]) and console generation (row[6])."""
     rows = await ctx.reader.fetch(
-        f"SELECT {KEY_COLUMNS}, key_hash FROM api_keys WHERE {column} = ?", (value,)
+        f"SELECT {KEY_COLUMNS}, key_hash, console_generation FROM api_keys WHERE {column} = ?",
+        (value,),
     )
     return tuple(rows[0]) if rows else None
+
+
+def _generation(row: tuple[object, ...]) -> int:
+    return int(str(row[6]))
+
+
+async def _end_sessions(ctx: Context, key_id: str, generation: int) -> None:
+    """Sign out every console session of the key: one more generation (only from the one the
+    session had, so two sign-outs at once add one)."""
+
+    def run() -> None:
+        connection = ctx.database.connect()
+        try:
+            with connection.transaction(write=True):
+                connection.execute(
+                    "UPDATE api_keys SET console_generation = console_generation + 1 "
+                    "WHERE key_id = ? AND console_generation = ?",
+                    (key_id, generation),
+                )
+        finally:
+            connection.close()
+
+    await anyio.to_thread.run_sync(run)
 
 
 async def viewer(request: Request, ctx: Context = Depends(context)) -> Viewer:
@@ -63,7 +90,9 @@ async def viewer(request: Request, ctx: Context = Depends(context)) -> Viewer:
         raise SignInRequired(here)
     found, signature = parsed
     row = await _key_row(ctx, "key_id", found.key_id)
-    if row is None or not session.session_valid(found, signature, str(row[5]), int(time.time())):
+    if row is None or not session.session_valid(
+        found, signature, str(row[5]), _generation(row), int(time.time())
+    ):
         raise SignInRequired(here)
     try:
         caller = _caller(ctx, row)
@@ -72,7 +101,8 @@ async def viewer(request: Request, ctx: Context = Depends(context)) -> Viewer:
     if not caller.has("reader"):
         raise SignInRequired(here)
     request.state.tenant = caller.tenant  # for the access log line
-    signed_in = Viewer(caller.tenant, caller.key_id, session.csrf_token(found, str(row[5])))
+    csrf = session.csrf_token(found, str(row[5]))
+    signed_in = Viewer(caller.tenant, caller.key_id, csrf, found.generation)
     request.state.viewer = signed_in  # an error page keeps the navigation and sign-out
     return signed_in
 
@@ -131,7 +161,7 @@ async def sign_in(request: Request, ctx: Context = Depends(context)) -> Response
         return _sign_in_page(request, next_path, refused, 401)
     if not caller.has("reader"):
         return _sign_in_page(request, next_path, refused, 401)
-    started = session.new_session(caller.key_id, int(time.time()))
+    started = session.new_session(caller.key_id, int(time.time()), _generation(row))
     response = RedirectResponse(next_path, status_code=303, headers=SECURITY_HEADERS)
     cookie = session.session_cookie(started, str(row[5]))
     _set_cookie(request, response, session.SESSION_COOKIE, cookie, session.SESSION_SECONDS)
@@ -142,10 +172,15 @@ async def sign_in(request: Request, ctx: Context = Depends(context)) -> Response
 
 
 @router.post("/sign-out", include_in_schema=False)
-async def sign_out(request: Request, who: Viewer = Depends(viewer)) -> Response:
+async def sign_out(
+    request: Request, who: Viewer = Depends(viewer), ctx: Context = Depends(context)
+) -> Response:
+    """Ends every console session of the key, in every browser (session.py), and this
+    browser's cookie."""
     form = await _form(request)
     if not session.tokens_equal(form.get("csrf"), who.csrf):
         raise CsrfRefused()
+    await _end_sessions(ctx, who.key_id, who.generation)
     target = link(request, "/sign-in")
     response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
     response.delete_cookie(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from services.api.deps import Context, utc_now
@@ -16,12 +17,16 @@ from services.api.routers.accumulations import detail, summary
 from services.ledger.codec import format_timestamp
 from services.ledger.errors import LedgerError
 from services.projections import benefit_queries, claim_queries, queries, report_queries
+from services.projections.core.accumulation import KeyResult
 from services.projections.core.facts import LedgerEvent, MemberFacts
+from services.projections.core.forecast import DEFAULT_WINDOW, forecast, two_places
+from services.projections.core.status import line_fraction_used
 
 MEMBERS_PAGE = 50  # members listed per search
 MOMENTS_SHOWN = 200  # ledger moments offered by the "as known at" control (the latest ones)
 VISITS_SHOWN = 20  # recent visits on a member's page
 LIKE_ESCAPE = "!"
+HUNDREDTH = Decimal("0.01")  # a share of units used, as a report shows it
 
 
 @dataclass(frozen=True)
@@ -153,8 +158,10 @@ async def key_page(
         member_id
     )
     status = report_queries.status_of(lines, view.result, as_of)
+    result = view.result
     return {
         **detail(view, status, known_at or utc_now(), position),
+        "forecast": key_forecast(result, as_of) if result.accumulates else None,
         "events": [
             {
                 "position": item.event.position,
@@ -181,3 +188,100 @@ async def near_limit_report(
     ctx: Context, tenant: str, as_of: date, known_at: datetime | None, threshold: Decimal
 ) -> tuple[list[dict[str, Any]], int]:
     return await benefit_queries.near_limit(ctx.reader, tenant, as_of, known_at, threshold)
+
+
+def _two(value: Fraction | None) -> Decimal | None:
+    return None if value is None else two_places(value)
+
+
+async def utilization_report(
+    ctx: Context, tenant: str, as_of: date, known_at: datetime | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Keys in force whose units will be left over or run out (2.15), as the API answers."""
+    found, position = await report_queries.utilization(ctx.reader, tenant, as_of, known_at)
+    return [
+        {
+            "member_id": key.member_id,
+            "authorization_number": key.result.key[0],
+            "service_code": key.result.key[1],
+            "span_start": key.result.span_start,
+            "span_end": key.result.span_end,
+            "status": status,
+            "burn_rate": _two(projection.burn_rate),
+            "projected_unused": two_places(projection.projected_unused),
+            "runs_out_on": projection.runs_out_on,
+        }
+        for key, projection, status in found
+    ], position
+
+
+async def renewals_report(
+    ctx: Context, tenant: str, as_of: date, known_at: datetime | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Keys whose status is `expiring` (2.16): new paperwork is due. Each with its expiring
+    line that ends first, the days left to that end and the share of its units used (the
+    figures `authorization.renewal_due` is decided by)."""
+    keys, _, position = await report_queries.tenant_keys(
+        ctx.reader, tenant, known_at, accumulating_only=False
+    )
+    facts = await report_queries.line_facts(ctx.reader, tenant, None, known_at)
+    items = []
+    for key in keys:
+        member = facts.get(key.member_id)
+        status = report_queries.status_of(member, key.result, as_of)
+        if status.status != "expiring" or member is None:
+            continue
+        lines = {line.authorization_id: line for line in member.key_lines(key.result.key)}
+        expiring = min(
+            (line for line in status.lines if line.status == "expiring"),
+            key=lambda line: (line.end, line.authorization_id),
+        )
+        share = line_fraction_used(lines[expiring.authorization_id], key.result, as_of)
+        items.append(
+            {
+                "member_id": key.member_id,
+                "authorization_number": key.result.key[0],
+                "service_code": key.result.key[1],
+                "payer_id": key.result.payer_id,
+                "line": expiring.authorization_id,
+                "line_end": expiring.end,
+                "days_left": (expiring.end - as_of).days,
+                "share_used": None if share is None else share.quantize(HUNDREDTH, ROUND_HALF_UP),
+            }
+        )
+    return items, position
+
+
+async def authorized_vs_scheduled_report(
+    ctx: Context, tenant: str, first: date, last: date, known_at: datetime | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Per key and period overlapping [first, last]: authorized against booked and done."""
+    keys, visits, position = await report_queries.tenant_keys(
+        ctx.reader, tenant, known_at, accumulating_only=False
+    )
+    items = report_queries.authorized_vs_scheduled_items(keys, visits, first, last)
+    return items, position
+
+
+@dataclass(frozen=True)
+class KeyForecast:
+    """Will the key's units last? (2.15), with the API's default window."""
+
+    burn_rate: Decimal | None
+    projected_balance: Decimal
+    projected_unused: Decimal
+    runs_out_on: date | None
+    span_end: date
+    window: int
+
+
+def key_forecast(result: KeyResult, as_of: date) -> KeyForecast:
+    projection = forecast(result, as_of, DEFAULT_WINDOW)
+    return KeyForecast(
+        _two(projection.burn_rate),
+        two_places(projection.projected_balance),
+        two_places(projection.projected_unused),
+        projection.runs_out_on,
+        result.span_end,
+        DEFAULT_WINDOW,
+    )

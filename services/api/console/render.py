@@ -96,6 +96,9 @@ async def time_choice(
 
 def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     body = TEMPLATES.get_template(template).render(
-        root=root(request), link=lambda path, **p: link(request, path, **p), **values
+        root=root(request),
+        here=request.url.path,  # the navigation marks the page it is on
+        link=lambda path, **p: link(request, path, **p),
+        **values,
     )
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)

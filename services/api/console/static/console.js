@@ -1,6 +1,6 @@
 // The console's only script: small enhancements; every page works without it.
 // - the "as known at" list gets a slider, and choosing a moment redraws the page at once
-//   (a GET of the same form, so the URL keeps the choice);
+//   (a GET of the same form, so the URL keeps the choice; keyboard steps wait for Enter);
 // - "Print" buttons appear and print.
 "use strict";
 
@@ -8,7 +8,20 @@ function enhanceTimeTravel(form) {
   const select = form.querySelector("select[data-moments]");
   const slider = form.querySelector("input[data-slider-for]");
   if (!select) return;
-  select.addEventListener("change", () => form.requestSubmit());
+  // A pick redraws at once; stepping through the closed list with the keyboard does not (each
+  // arrow key would reload the page): Enter or "Show" does then.
+  let stepping = false;
+  select.addEventListener("keydown", (event) => {
+    stepping = event.key.startsWith("Arrow") || ["Home", "End", "PageUp", "PageDown"].includes(event.key);
+    if (event.key === "Enter") {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  select.addEventListener("pointerdown", () => { stepping = false; });
+  select.addEventListener("change", () => {
+    if (!stepping) form.requestSubmit();
+  });
   if (!slider || select.options.length < 2) return;
   const label = form.querySelector(".slider-label");
   slider.max = String(select.options.length - 1);
