@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from cryptography.fernet import Fernet
 
 BIN = Path(sys.executable).parent / "benefit-ledger"
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -25,6 +26,9 @@ os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 # Every child (`serve`, `keys create`, `rebuild`) imports the services of this checkout, the one
 # being measured, not those of whichever checkout the virtualenv's editable install points at.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+# `serve` on PostgreSQL needs the key webhook secrets are encrypted with; the databases here are
+# throwaway, and so is the key when the operator's environment has none
+os.environ.setdefault("BENEFIT_LEDGER_SECRET_KEY", Fernet.generate_key().decode())
 
 
 def log(message: str) -> None:
