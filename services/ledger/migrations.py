@@ -21,7 +21,14 @@ from datetime import UTC, datetime
 
 from services.ledger.db import Connection
 from services.ledger.errors import InfrastructureError
-from services.ledger.schema import SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6
+from services.ledger.schema import (
+    SCHEMA_V2,
+    SCHEMA_V3,
+    SCHEMA_V4,
+    SCHEMA_V5,
+    SCHEMA_V6,
+    SCHEMA_V7,
+)
 
 MIGRATION_LOCK = 727274  # pg_advisory_xact_lock key shared by every process migrating
 
@@ -39,6 +46,7 @@ MIGRATIONS = (
     Migration(4, "API keys with name, expiry, revocation and last use", SCHEMA_V4),
     Migration(5, "webhooks: retry schedules, delivery status, secret rotation", SCHEMA_V5),
     Migration(6, "console sign-out ends every session of the key: a session generation", SCHEMA_V6),
+    Migration(7, "a member's authorization lines found without its visits", SCHEMA_V7),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -267,5 +267,19 @@ SCHEMA_V5 = (
 # read on every console request already.
 SCHEMA_V6 = ("ALTER TABLE api_keys ADD COLUMN console_generation INTEGER NOT NULL DEFAULT 0",)
 
+# 7: a member's authorization lines without its visits. The status of a key (accumulation.md
+# 2.16) needs the member's `authorization.*` events, which `ledger_events_member` finds only
+# among all of the member's events (visits are most of them). A partial index holds the few line
+# events alone, so writing a visit costs it nothing; `LINE_EVENTS` is the one spelling of its
+# condition, which a query must repeat word for word for either store to use the index.
+LINE_EVENTS = (
+    "type IN ('authorization.granted', 'authorization.amended', 'authorization.voided', "
+    "'authorization.service_removed')"
+)
+SCHEMA_V7 = (
+    f"""CREATE INDEX IF NOT EXISTS ledger_events_member_lines
+        ON ledger_events (tenant, member_id, position) WHERE {LINE_EVENTS}""",
+)
+
 READ_MODEL_TABLES = ("member_views", "accumulation_views", "visit_views", "projection_tracking")
 PROJECTION_NAME = "accumulation"

@@ -20,6 +20,7 @@ import orjson
 
 from services.ledger.codec import format_timestamp
 from services.ledger.reader import to_event
+from services.ledger.schema import LINE_EVENTS
 from services.projections.core.accumulation import ZERO, KeyResult
 from services.projections.core.facts import KeyId, MemberFacts
 from services.projections.core.forecast import Forecast, forecast
@@ -37,7 +38,7 @@ from services.projections.queries import (
 from services.projections.reads import Reader
 
 _COLUMNS = "position, event_id, type, data, recorded_at, member_id"
-_LINE_TYPES = "type LIKE 'authorization.%'"
+_LINE_TYPES = LINE_EVENTS  # as the partial index ledger_events_member_lines says it
 _SETTINGS_TYPES = "type IN ('payer.settings_changed', 'tenant.settings_changed')"
 
 
@@ -46,19 +47,23 @@ async def line_facts(
 ) -> dict[str, MemberFacts]:
     """Each member's lines and the tenant's payer settings as known at `known_at`: one member,
     or every member of the tenant (`member_id` None)."""
-    cutoff = format_timestamp(known_at) if known_at else "9999"
-    own_sql = f"SELECT {_COLUMNS} FROM ledger_events WHERE tenant = ? AND recorded_at <= ? AND "
-    params: tuple[Any, ...] = (tenant, cutoff)
+    # without known_at no time bound at all: `recorded_at <= ?` would make SQLite walk the
+    # tenant's events by time instead of the member's lines by the partial index
+    when, when_params = (
+        ("recorded_at <= ? AND ", (format_timestamp(known_at),)) if known_at else ("", ())
+    )
+    own_sql = f"SELECT {_COLUMNS} FROM ledger_events WHERE tenant = ? AND {when}"
+    params: tuple[Any, ...] = (tenant, *when_params)
     if member_id is None:
         own_sql += f"member_id IS NOT NULL AND {_LINE_TYPES} ORDER BY position"
     else:
         own_sql += f"member_id = ? AND {_LINE_TYPES} ORDER BY position"
-        params = (tenant, cutoff, member_id)
+        params = (*params, member_id)
     own = await reader.fetch(own_sql, params)
     tenant_wide = await reader.fetch(
-        f"SELECT {_COLUMNS} FROM ledger_events WHERE tenant = ? AND recorded_at <= ? "
-        f"AND member_id IS NULL AND {_SETTINGS_TYPES} ORDER BY position",
-        (tenant, cutoff),
+        f"SELECT {_COLUMNS} FROM ledger_events WHERE tenant = ? AND {when}"
+        f"member_id IS NULL AND {_SETTINGS_TYPES} ORDER BY position",
+        (tenant, *when_params),
     )
     facts: dict[str, MemberFacts] = {}
     for row in own:
