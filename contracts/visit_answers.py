@@ -122,7 +122,10 @@ class CheckWarning(BaseModel):
 
 class SchedulingCheckOut(BaseModel):
     authorization_number: str | None = Field(description="The key matched; null when none.")
-    service_code: str
+    service_code: str = Field(
+        description="The matched key's service code, or its shared pool's name "
+        "(accumulation.md 2.13); the proposal's code when no key matches."
+    )
     position: int = Field(description=POSITION)
     available: Available
     allocation: CheckAllocation

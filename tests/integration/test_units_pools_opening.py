@@ -142,6 +142,13 @@ async def test_a_pool_is_shared_by_its_codes_and_named_in_answers(
     assert (week1["used"], week1["balance"]) == ("9", "1")
     shown = (await client.get("/v1/visits/v2", headers=tenant.auth("reader"))).json()
     assert shown["key"] == {"authorization_number": NUMBER, "service_code": "HOME-CARE"}
+    proposal = {"member_id": MEMBER, "payer_id": PAYER, "service_code": "S5125"}
+    proposal |= {"service_date": "2026-10-07", "units": "1"}
+    check = await client.post("/v1/scheduling/check", json=proposal, headers=tenant.auth("reader"))
+    assert (check.json()["authorization_number"], check.json()["service_code"]) == (
+        NUMBER,
+        "HOME-CARE",  # the key's name, as in every answer (2.13)
+    )
     explained = await client.get(
         f"{ACCUMULATION}/{NUMBER}/HOME-CARE/explain", headers=tenant.auth("reader")
     )

@@ -48,7 +48,8 @@ async def scheduling_check(
     )
     return {
         "authorization_number": result.key[0] if result.key else None,
-        "service_code": body.service_code,
+        # the key's service code, or its pool's name (2.13); the proposal's code when no key
+        "service_code": result.key[1] if result.key else body.service_code,
         "position": position,
         "available": {
             "regular": result.available_regular,
