@@ -19,7 +19,7 @@ import pytest
 
 from services.projections.core.accumulation import KeyResult
 from services.projections.core.forecast import burn_rate, forecast, two_places
-from tests.unit.builders import CODE, NUMBER, WEEK1, History
+from tests.unit.builders import CODE, MEMBER, NUMBER, PAYER, WEEK1, History
 
 KEY = (NUMBER, CODE)
 
@@ -117,3 +117,28 @@ def test_after_the_last_period_nothing_is_projected():
 )
 def test_two_places_rounds_half_up_from_the_exact_value(value: Fraction, written: str):
     assert str(two_places(value)) == written
+
+
+def test_an_opening_balance_of_the_period_holding_as_of_is_where_the_projection_goes_on():
+    """A clinic moving to the ledger in week 4 states B_4 = 3 (2.17): the projection closes
+    week 4 at 3, whatever the burn rate, and goes on from there (2.15)."""
+    history = History()
+    history.settings(allow_accumulation=True)
+    history.grant(units=10, end=WEEK1 + timedelta(days=8 * 7 - 1))
+    for number, amount in enumerate((8, 6, 12), start=1):
+        history.visit(f"v{number}", week(number), amount)
+    history.add(
+        "accumulation.opening_balance",
+        member_id=MEMBER,
+        payer_id=PAYER,
+        authorization_number=NUMBER,
+        service_code=CODE,
+        as_of=week(4, 3).isoformat(),
+        balance="3",
+        source="previous system",
+    )
+    projection = forecast(history.project().result.keys[KEY], week(4, 3))
+    assert projection.periods[0].projected_balance == 3
+    assert projection.projected_balance == 3 + 4 * (10 - Fraction(26, 3))
+    without = forecast(eight_weeks(), week(4, 3))
+    assert without.periods[0].projected_balance == 4 + 10 - Fraction(26, 3)  # B_3 = 4 on

@@ -3,8 +3,10 @@
 As of a date in period k: `burn_rate` is the average used units of the last `window` periods
 that ended before the date (None when none has). Every period j >= k is projected as used =
 max(known used of j, burn_rate), its balance carried on from the actual B_(k-1) by the balance
-formula of 2.5. The figures stay exact (`Fraction`: 26/3 is not a terminating decimal) and are
-rounded half up to 2 decimals only where the answer writes them (`two_places`).
+formula of 2.5; a period whose balance an opening balance stated (2.17) closes at that figure,
+whatever its projected use (the figure includes its visits). The figures stay exact
+(`Fraction`: 26/3 is not a terminating decimal) and are rounded half up to 2 decimals only
+where the answer writes them (`two_places`).
 """
 
 from __future__ import annotations
@@ -69,11 +71,13 @@ def forecast(result: KeyResult, as_of: date, window: int = DEFAULT_WINDOW) -> Fo
     balance = Fraction(before) if result.accumulates else _ZERO
     projected: list[ProjectedPeriod] = []
     runs_out_on: date | None = None
-    for period in result.periods[index:]:
+    for position, period in enumerate(result.periods[index:], start=index):
         used = Fraction(period.used)
         projected_used = used if rate is None else max(used, rate)
         carried = balance if result.accumulates else _ZERO
         balance = carried + Fraction(period.authorized) - projected_used
+        if _stated(result, position):  # an opening balance (2.17) closes this period as stated
+            balance = Fraction(period.balance)
         if balance < 0 and runs_out_on is None:
             runs_out_on = period.start
         projected.append(
@@ -82,6 +86,15 @@ def forecast(result: KeyResult, as_of: date, window: int = DEFAULT_WINDOW) -> Fo
             )
         )
     return Forecast(as_of, rate, balance, runs_out_on, tuple(projected))
+
+
+def _stated(result: KeyResult, index: int) -> bool:
+    """Whether period `index` closes at a balance an opening balance stated (2.17): one that
+    does not follow from the period before it by 2.5, which every other period does."""
+    period = result.periods[index]
+    before = result.periods[index - 1].balance if index > 0 else Decimal(0)
+    carried = before if result.accumulates else Decimal(0)
+    return period.balance != carried + period.authorized - period.used
 
 
 def two_places(value: Fraction) -> Decimal:
