@@ -45,6 +45,8 @@ class MemberState:
     position: int
     keys: dict[KeyId, tuple[KeyResult, Flag | None]]
     visits: dict[str, dict[str, Any]]
+    # the member's facts when the state was replayed (known_at): what the key status reads
+    facts: MemberFacts | None = None
 
 
 async def tracking_position(reader: Reader, tenant: str) -> int:
@@ -143,7 +145,8 @@ def _state_from_projection(projection: MemberProjection, position: int) -> Membe
     keys = {
         key: (result, projection.flags.get(key)) for key, result in projection.result.keys.items()
     }
-    return MemberState(projection.facts.member_id, position, keys, visit_bodies(projection))
+    facts = projection.facts
+    return MemberState(facts.member_id, position, keys, visit_bodies(projection), facts)
 
 
 async def member_state(
@@ -183,9 +186,9 @@ async def key_state(
         projection = await replay_member(reader, tenant, member_id, known_at)
         position = await position_known_at(reader, tenant, known_at)
         if key not in projection.facts.key_ids():
-            return MemberState(member_id, position, {}, {})
+            return MemberState(member_id, position, {}, {}, projection.facts)
         found = (projection.key_result(key), projection.flags.get(key))
-        return MemberState(member_id, position, {key: found}, {})
+        return MemberState(member_id, position, {key: found}, {}, projection.facts)
     position = await tracking_position(reader, tenant)
     rows = await reader.fetch(
         "SELECT body FROM accumulation_views WHERE tenant = ? AND member_id = ? "
@@ -240,13 +243,15 @@ async def explain_key(
     key: KeyId,
     as_of: date,
     known_at: datetime | None,
-) -> tuple[KeyView, list[ExplainedEvent], int]:
+) -> tuple[KeyView, list[ExplainedEvent], MemberState]:
+    """The key as of `as_of` and the events that made it, from a replay: the state holds the
+    position and the member's facts."""
     events = await member_events(reader, tenant, member_id, known_at)
     if not events:
         raise NotFoundError(f"member {member_id!r} not found")
     projection, explained = await anyio.to_thread.run_sync(explain, member_id, events, key, as_of)
     state = _state_from_projection(projection, events[-1].position)
-    return one_view(state, key, as_of), explained, events[-1].position
+    return one_view(state, key, as_of), explained, state
 
 
 async def visit_body(

@@ -28,6 +28,7 @@ from services.projections.core.member import Flag
 from services.projections.core.serialize import key_from_body
 from services.projections.core.status import KeyStatus, key_status
 from services.projections.queries import (
+    MemberState,
     key_state,
     ledger_head,
     member_state,
@@ -76,6 +77,16 @@ async def line_facts(
     return facts
 
 
+async def status_facts(
+    reader: Reader, tenant: str, member_id: str, state: MemberState, known_at: datetime | None
+) -> MemberFacts | None:
+    """What a key's status (2.16) reads for one member: the facts of `state` when it was
+    replayed anyway (known_at, explain), else the member's lines and settings alone."""
+    if state.facts is not None:
+        return state.facts
+    return (await line_facts(reader, tenant, member_id, known_at)).get(member_id)
+
+
 def status_of(facts: MemberFacts | None, result: KeyResult, as_of: date) -> KeyStatus:
     """The key's status (2.16) from the member's lines and the key's payer settings."""
     lines = facts.key_lines(result.key) if facts is not None else []
@@ -103,7 +114,7 @@ async def key_forecast(
     """One key's forecast (404 as the key's detail when it does not accumulate)."""
     state = await key_state(reader, tenant, member_id, key, known_at)
     view = one_view(state, key, as_of)
-    facts = (await line_facts(reader, tenant, member_id, known_at)).get(member_id)
+    facts = await status_facts(reader, tenant, member_id, state, known_at)
     result = view.result
     return KeyForecast(
         forecast(result, as_of, window), status_of(facts, result, as_of), state.position

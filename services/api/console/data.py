@@ -109,13 +109,10 @@ async def member_page(
     state = await queries.member_state(ctx.reader, tenant, member_id, known_at)
     found = await benefit_queries.member_benefits(ctx.reader, tenant, member_id, known_at)
     benefits = [benefit_queries.item(s) for s in benefit_queries.statuses(found.facts, as_of)]
-    lines = (await report_queries.line_facts(ctx.reader, tenant, member_id, known_at)).get(
-        member_id
-    )
     return {
         "position": state.position,
         "keys": [
-            summary(view, report_queries.status_of(lines, view.result, as_of))
+            summary(view, report_queries.status_of(found.facts, view.result, as_of))
             for view in queries.accumulating_views(state, as_of)
         ],
         "unauthorized": queries.unauthorized_visits(state),
@@ -150,14 +147,12 @@ async def key_page(
     known_at: datetime | None,
 ) -> dict[str, Any]:
     """A key's periods (the contract's detail) and the events that made its balance."""
-    view, explained, position = await queries.explain_key(
+    view, explained, state = await queries.explain_key(
         ctx.reader, tenant, member_id, key, as_of, known_at
     )
+    position = state.position
     cause = view.negative_accrual.event_id if view.negative_accrual else None
-    lines = (await report_queries.line_facts(ctx.reader, tenant, member_id, known_at)).get(
-        member_id
-    )
-    status = report_queries.status_of(lines, view.result, as_of)
+    status = report_queries.status_of(state.facts, view.result, as_of)
     result = view.result
     return {
         **detail(view, status, known_at or utc_now(), position),

@@ -14,7 +14,6 @@ from services.api.deps import Context, context, parse_known_at, require, tenant_
 from services.api.routers.feeds import integer_param
 from services.ledger.keys import Principal
 from services.projections import queries, report_queries
-from services.projections.core.facts import MemberFacts
 from services.projections.core.forecast import DEFAULT_WINDOW, MAX_WINDOW, two_places
 from services.projections.core.status import KeyStatus
 from services.projections.core.views import KeyView
@@ -78,13 +77,6 @@ def detail(view: KeyView, status: KeyStatus, known_at: datetime, position: int) 
     }
 
 
-async def _facts(
-    ctx: Context, tenant: str, member_id: str, known_at: datetime | None
-) -> MemberFacts | None:
-    """The member's lines and payer settings, for the status of its keys (2.16)."""
-    return (await report_queries.line_facts(ctx.reader, tenant, member_id, known_at)).get(member_id)
-
-
 @router.get("/v1/members/{member_id}/accumulations", response_model=AccumulationList)
 async def list_accumulations(
     member_id: str,
@@ -96,7 +88,7 @@ async def list_accumulations(
     day = await tenant_as_of(ctx, caller.tenant, as_of)
     moment = parse_known_at(known_at)
     state = await queries.member_state(ctx.reader, caller.tenant, member_id, moment)
-    facts = await _facts(ctx, caller.tenant, member_id, moment)
+    facts = await report_queries.status_facts(ctx.reader, caller.tenant, member_id, state, moment)
     views = queries.accumulating_views(state, day)
     return {
         "member_id": member_id,
@@ -128,9 +120,8 @@ async def accumulation_detail(
     key = (authorization_number, service_code)
     state = await queries.key_state(ctx.reader, caller.tenant, member_id, key, moment)
     view = queries.one_view(state, key, day)
-    status = report_queries.status_of(
-        await _facts(ctx, caller.tenant, member_id, moment), view.result, day
-    )
+    facts = await report_queries.status_facts(ctx.reader, caller.tenant, member_id, state, moment)
+    status = report_queries.status_of(facts, view.result, day)
     return detail(view, status, moment or utc_now(), state.position)
 
 
@@ -149,14 +140,12 @@ async def explain_accumulation(
 ) -> dict[str, Any]:
     day = await tenant_as_of(ctx, caller.tenant, as_of)
     moment = parse_known_at(known_at)
-    view, explained, position = await queries.explain_key(
+    view, explained, state = await queries.explain_key(
         ctx.reader, caller.tenant, member_id, (authorization_number, service_code), day, moment
     )
-    status = report_queries.status_of(
-        await _facts(ctx, caller.tenant, member_id, moment), view.result, day
-    )
+    status = report_queries.status_of(state.facts, view.result, day)
     return {
-        **detail(view, status, moment or utc_now(), position),
+        **detail(view, status, moment or utc_now(), state.position),
         "events": [
             {
                 "position": item.event.position,
